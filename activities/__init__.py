@@ -1,0 +1,1 @@
+"""Activities: every Stripe call and DB write of the workflows, as classes with injected clients."""

@@ -1,0 +1,1 @@
+"""HTTP front door: the frontend's session routes and Stripe's webhook."""

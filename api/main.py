@@ -1,0 +1,52 @@
+"""Builds the FastAPI app; its lifespan creates the DB engine, Temporal and Stripe clients once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import billing_status, health
+from billing.config import Settings, get_settings
+from billing.db import create_db_engine, session_factory
+from billing.logging import register_secret
+from billing.stripe_client import create_stripe_client
+from billing.temporal_client import API_RETRY, connect_temporal
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app_settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for secret in (
+            app_settings.stripe_secret_key,
+            app_settings.stripe_webhook_signing_secret,
+            app_settings.auth_jwt_secret,
+            app_settings.stripe_internal_admin_token,
+        ):
+            register_secret(secret)
+        engine = create_db_engine(app_settings.database_url)
+        app.state.settings = app_settings
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        # Lazy: the API starts (and answers 503) even while Temporal is still coming up.
+        app.state.temporal = await connect_temporal(app_settings, lazy=True, retry=API_RETRY)
+        app.state.stripe = create_stripe_client(app_settings)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Billing orchestrator",
+        summary="Stripe Checkout, Billing Portal and webhooks, orchestrated by Temporal.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(billing_status.router)
+    return app

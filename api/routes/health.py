@@ -1,0 +1,67 @@
+"""Liveness, readiness (PostgreSQL and Temporal reachable) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _database_ok(engine: AsyncEngine) -> bool:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except Exception as exc:  # any failure means "not ready", whatever its kind
+        logger.warning("readiness: database unreachable: %s", type(exc).__name__)
+        return False
+
+
+async def _temporal_ok(client: Client) -> bool:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            return await client.service_client.check_health()
+    except Exception as exc:
+        logger.warning("readiness: temporal unreachable: %s", type(exc).__name__)
+        return False
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    database, temporal = await asyncio.gather(
+        _database_ok(request.app.state.engine), _temporal_ok(request.app.state.temporal)
+    )
+    checks = {
+        "database": "ok" if database else "unavailable",
+        "temporal": "ok" if temporal else "unavailable",
+    }
+    if database and temporal:
+        return JSONResponse({"status": "ready", "checks": checks})
+    return JSONResponse(
+        status_code=503,
+        content={
+            "error": {"code": "NOT_READY", "message": "a dependency is unreachable"},
+            "checks": checks,
+        },
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Core of the billing orchestrator: settings, constants, database and Stripe wiring."""

@@ -1,0 +1,105 @@
+"""The `billing` command: run the local stack, the API, the worker, migrations, and tokens."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from billing.config import SettingsError, get_settings
+
+
+def _api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from billing.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        workers=args.workers,
+    )
+    return 0
+
+
+def _worker(_: argparse.Namespace) -> int:
+    import worker
+
+    worker.main()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from billing import migrate
+
+    settings = get_settings()
+    migrate.upgrade(settings.database_url, args.revision)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from billing.tokens import mint_token
+
+    settings = get_settings()
+    token = mint_token(
+        settings.auth_jwt_secret, uuid.UUID(args.user), ttl=timedelta(days=args.days)
+    )
+    sys.stdout.write(token + "\n")
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from billing.devstack import run_dev_stack
+
+    return run_dev_stack(args.data_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="billing", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run the whole local stack (DB, Temporal, Stripe, API)")
+    dev.add_argument("--data-dir", default=".data", help="where local state lives")
+    dev.set_defaults(handler=_dev)
+
+    api = commands.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1)
+    api.set_defaults(handler=_api)
+
+    commands.add_parser("worker", help="run a Temporal worker").set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(handler=_migrate)
+
+    token = commands.add_parser("token", help="mint a bearer token for a user (local use)")
+    token.add_argument("--user", required=True, help="user id (UUID), the token's sub")
+    token.add_argument("--days", type=int, default=30)
+    token.set_defaults(handler=_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except SettingsError as exc:
+        sys.stderr.write(f"billing: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

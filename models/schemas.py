@@ -1,0 +1,49 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class PendingCheckoutPublic(BaseModel):
+    id: str
+    plan_slug: str
+    interval: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class BillingStatusPublic(BaseModel):
+    workspace_id: str
+    plan: str
+    subscription_status: str | None
+    interval: str | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    grace_period_end: datetime | None
+    stripe_subscription_id: str | None
+    grants: dict[str, object]
+    pending_checkout: PendingCheckoutPublic | None
+
+
+class CheckoutRequest(BaseModel):
+    plan_slug: Literal["pro", "business"]
+    interval: Literal["monthly", "yearly"]
+
+
+class CheckoutSessionPublic(BaseModel):
+    id: str
+    url: str
+    expires_at: int
+
+
+class PortalSessionPublic(BaseModel):
+    url: str
+
+
+class CheckoutStatusPublic(BaseModel):
+    status: Literal["pending", "confirmed", "expired"]
+    subscription_id: str | None

@@ -1,0 +1,28 @@
+"""Every table of the service, imported in one place for Alembic and tests."""
+
+from sqlmodel import SQLModel
+
+from models.catalog import PlanVariant
+from models.checkout import CheckoutSession, StripeCheckoutIdempotency
+from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
+from models.subscription import Subscription, SubscriptionItem, WorkspaceGrant
+from models.webhook import BillingCursor, StripeWebhookEvent
+from models.workspace import Workspace, WorkspaceMember
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "BillingCursor",
+    "CheckoutSession",
+    "PlanVariant",
+    "StripeCheckoutIdempotency",
+    "StripeWebhookEvent",
+    "Subscription",
+    "SubscriptionItem",
+    "Workspace",
+    "WorkspaceBillingCustomer",
+    "WorkspaceBillingCustomerEvent",
+    "WorkspaceGrant",
+    "WorkspaceMember",
+    "metadata",
+]

@@ -1,0 +1,170 @@
+"""Shared fixtures: a fresh PostgreSQL database per session, a real Temporal dev server, the app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from billing import migrate
+from billing.config import Settings
+from billing.constants import SEARCH_ATTRIBUTES
+from billing.db import create_db_engine, session_factory
+from billing.postgres import (
+    drop_database,
+    ensure_database,
+    start_embedded,
+    tcp_reachable,
+    with_database,
+)
+from billing.temporal_client import DATA_CONVERTER
+from billing.tokens import mint_token
+
+JWT_SECRET = "test-jwt-secret-" + "x" * 32
+WEBHOOK_SECRET = "whsec_test_secret"
+ADMIN_TOKEN = "test-admin-token-123456"
+
+
+def _venv_binary(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        raise RuntimeError(f"{name} binary not found; install the dev extra")
+    return found
+
+
+@pytest.fixture(scope="session")
+def admin_database_url() -> Iterator[str]:
+    """DATABASE_URL when set, else the local server on :5432, else an embedded PostgreSQL."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    if tcp_reachable("127.0.0.1", 5432):
+        yield "postgresql://postgres@127.0.0.1:5432/postgres"
+        return
+    server, url = start_embedded(Path(tempfile.mkdtemp(prefix="billing-pg-")) / "data",
+                                 ephemeral=True)
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_database_url: str) -> Iterator[str]:
+    """A fresh database for this test session, migrated to head by Alembic."""
+    name = f"billing_test_{uuid.uuid4().hex[:12]}"
+    ensure_database(admin_database_url, name)
+    url = with_database(admin_database_url, name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(admin_database_url, name)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_db_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(db_engine)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (in memory) on free ports, with our search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_venv_binary("temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=DATA_CONVERTER,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"billing-test-{uuid.uuid4().hex[:8]}"
+
+
+def make_settings(database_url: str, temporal_address: str, task_queue: str, **overrides: object
+                  ) -> Settings:
+    values: dict[str, object] = {
+        "billing_env": "test",
+        "database_url": database_url,
+        "auth_jwt_secret": JWT_SECRET,
+        "stripe_secret_key": "sk_test_emulator",
+        "stripe_webhook_signing_secret": WEBHOOK_SECRET,
+        "checkout_success_url": "http://app.test/billing/success?session_id={CHECKOUT_SESSION_ID}",
+        "checkout_cancel_url": "http://app.test/billing/cancel",
+        "billing_portal_return_url": "http://app.test/billing",
+        "contact_sales_url": "http://app.test/sales",
+        "temporal_address": temporal_address,
+        "temporal_task_queue": task_queue,
+        "stripe_internal_admin_token": ADMIN_TOKEN,
+        "stripe_catalog_env": "test",
+        "log_json": False,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(database_url: str, temporal_env: WorkflowEnvironment, task_queue: str) -> Settings:
+    return make_settings(
+        database_url, temporal_env.client.service_client.config.target_host, task_queue
+    )
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
+        yield http
+
+
+def bearer(user_id: uuid.UUID, secret: str = JWT_SECRET) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(secret, user_id)}"}
+
+
+async def create_workspace(
+    sessions: async_sessionmaker[AsyncSession], role: str = "owner"
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A workspace and one member with `role`, inserted as the main application would."""
+    from sqlalchemy import text
+
+    workspace_id, user_id = uuid.uuid4(), uuid.uuid4()
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text("INSERT INTO workspaces (id, name) VALUES (:id, 'Acme')"), {"id": workspace_id}
+        )
+        await session.execute(
+            text(
+                "INSERT INTO workspace_members (workspace_id, user_id, role) "
+                "VALUES (:w, :u, :r)"
+            ),
+            {"w": workspace_id, "u": user_id, "r": role},
+        )
+    return workspace_id, user_id

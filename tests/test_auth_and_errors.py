@@ -1,0 +1,107 @@
+"""Bearer auth, workspace roles and the one error body, through HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from api.auth import workspace_access
+from api.errors import ApiError
+from billing.tokens import mint_token
+from tests.conftest import JWT_SECRET, bearer, create_workspace
+
+
+def billing_url(workspace_id: uuid.UUID | str) -> str:
+    return f"/api/v1/stripe/workspaces/{workspace_id}/billing"
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+async def test_member_reads_billing_status(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    workspace_id, user_id = await create_workspace(sessions, role="member")
+    response = await client.get(billing_url(workspace_id), headers=bearer(user_id))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["workspace_id"] == str(workspace_id)
+    assert body["plan"] == "free"
+    assert body["pending_checkout"] is None
+
+
+async def test_no_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get(billing_url(uuid.uuid4()))
+    assert_error(response, 401, "UNAUTHENTICATED")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer not-a-jwt", "token"])
+async def test_malformed_authorization_is_401(client: httpx.AsyncClient, header: str) -> None:
+    response = await client.get(billing_url(uuid.uuid4()), headers={"Authorization": header})
+    assert_error(response, 401, "UNAUTHENTICATED")
+
+
+async def test_bad_signature_is_401(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    workspace_id, user_id = await create_workspace(sessions)
+    response = await client.get(
+        billing_url(workspace_id), headers=bearer(user_id, secret="another-secret-" + "y" * 32)
+    )
+    assert_error(response, 401, "UNAUTHENTICATED")
+
+
+async def test_expired_token_is_401(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    workspace_id, user_id = await create_workspace(sessions)
+    token = mint_token(JWT_SECRET, user_id, ttl=timedelta(seconds=-5))
+    response = await client.get(
+        billing_url(workspace_id), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert_error(response, 401, "UNAUTHENTICATED")
+
+
+async def test_non_member_gets_404_like_a_missing_workspace(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    workspace_id, _ = await create_workspace(sessions)
+    outsider = uuid.uuid4()
+    foreign = await client.get(billing_url(workspace_id), headers=bearer(outsider))
+    missing = await client.get(billing_url(uuid.uuid4()), headers=bearer(outsider))
+    garbage = await client.get(billing_url("not-a-uuid"), headers=bearer(outsider))
+    for response in (foreign, missing, garbage):
+        assert_error(response, 404, "WORKSPACE_NOT_FOUND")
+
+
+async def test_member_role_cannot_manage_billing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    workspace_id, member = await create_workspace(sessions, role="member")
+    async with sessions() as session:
+        with pytest.raises(ApiError) as raised:
+            await workspace_access(session, workspace_id, member, ("owner", "admin"))
+    assert (raised.value.status_code, raised.value.code) == (403, "FORBIDDEN")
+
+
+async def test_unknown_route_and_method_use_the_error_body(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/api/v1/nowhere"), 404, "NOT_FOUND")
+    assert_error(await client.delete("/healthz"), 405, "METHOD_NOT_ALLOWED")
+
+
+async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    assert "/api/v1/stripe/workspaces/{workspace_id}/billing" in response.json()["paths"]
+    assert (await client.get("/docs")).status_code == 200

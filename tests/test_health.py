@@ -1,0 +1,53 @@
+"""Liveness and readiness: /readyz is 503 while PostgreSQL or Temporal cannot be reached."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from api.main import create_app
+from billing.config import Settings
+from billing.processes import free_port
+from billing.postgres import with_database
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
+            yield http
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "temporal": "ok"}
+
+
+async def test_readyz_503_when_database_is_down(settings: Settings) -> None:
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/billing"
+    async with serve(settings.model_copy(update={"database_url": down})) as http:
+        response = await http.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": "unavailable", "temporal": "ok"}
+        assert response.json()["error"]["code"] == "NOT_READY"
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_readyz_503_when_database_does_not_exist(settings: Settings) -> None:
+    missing = with_database(settings.database_url, "billing_no_such_database")
+    async with serve(settings.model_copy(update={"database_url": missing})) as http:
+        assert (await http.get("/readyz")).status_code == 503
+
+
+async def test_readyz_503_when_temporal_is_down(settings: Settings) -> None:
+    update = {"temporal_address": f"127.0.0.1:{free_port()}"}
+    async with serve(settings.model_copy(update=update)) as http:
+        response = await http.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": "ok", "temporal": "unavailable"}

@@ -1,0 +1,85 @@
+"""The Temporal worker: serves the billing workflows and activities until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.deps import ActivityDeps
+from activities.registry import build_activities
+from billing.config import Settings, get_settings
+from billing.db import create_db_engine, session_factory
+from billing.logging import configure_logging, register_secret
+from billing.stripe_client import create_stripe_client
+from billing.temporal_client import connect_temporal
+from workflows.registry import WORKFLOWS
+
+logger = logging.getLogger("billing.worker")
+
+# Loaded once outside the sandbox: pure data modules, and heavy libraries that workflows
+# only reference through payload types.
+PASSTHROUGH_MODULES = ("models", "billing", "pydantic", "pydantic_core", "sqlmodel", "sqlalchemy")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(deps),
+        workflow_runner=workflow_runner(),
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    for secret in (
+        settings.stripe_secret_key,
+        settings.stripe_webhook_signing_secret,
+        settings.auth_jwt_secret,
+        settings.stripe_internal_admin_token,
+    ):
+        register_secret(secret)
+    engine = create_db_engine(settings.database_url)
+    client = await connect_temporal(settings)
+    deps = ActivityDeps(
+        settings=settings, sessions=session_factory(engine), stripe=create_stripe_client(settings)
+    )
+    worker = build_worker(client, settings, deps)
+    try:
+        async with worker:
+            logger.info("worker serving task queue %s", settings.temporal_task_queue)
+            await stop.wait()
+            logger.info("worker shutting down: finishing in-flight tasks")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
