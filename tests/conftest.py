@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -9,15 +10,20 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+import stripe
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.deps import ActivityDeps
 from api.main import create_app
 from billing import migrate
 from billing.config import Settings
@@ -30,8 +36,11 @@ from billing.postgres import (
     tcp_reachable,
     with_database,
 )
+from billing.processes import free_port
+from billing.stripe_client import create_stripe_client
 from billing.temporal_client import DATA_CONVERTER
 from billing.tokens import mint_token
+from worker import build_worker
 
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -55,8 +64,9 @@ def admin_database_url() -> Iterator[str]:
     if tcp_reachable("127.0.0.1", 5432):
         yield "postgresql://postgres@127.0.0.1:5432/postgres"
         return
-    server, url = start_embedded(Path(tempfile.mkdtemp(prefix="billing-pg-")) / "data",
-                                 ephemeral=True)
+    server, url = start_embedded(
+        Path(tempfile.mkdtemp(prefix="billing-pg-")) / "data", ephemeral=True
+    )
     yield url
     server.cleanup()
 
@@ -102,8 +112,9 @@ def task_queue() -> str:
     return f"billing-test-{uuid.uuid4().hex[:8]}"
 
 
-def make_settings(database_url: str, temporal_address: str, task_queue: str, **overrides: object
-                  ) -> Settings:
+def make_settings(
+    database_url: str, temporal_address: str, task_queue: str, **overrides: object
+) -> Settings:
     values: dict[str, object] = {
         "billing_env": "test",
         "database_url": database_url,
@@ -122,13 +133,6 @@ def make_settings(database_url: str, temporal_address: str, task_queue: str, **o
     }
     values.update(overrides)
     return Settings.model_validate(values)
-
-
-@pytest.fixture
-def settings(database_url: str, temporal_env: WorkflowEnvironment, task_queue: str) -> Settings:
-    return make_settings(
-        database_url, temporal_env.client.service_client.config.target_host, task_queue
-    )
 
 
 @pytest_asyncio.fixture
@@ -161,10 +165,105 @@ async def create_workspace(
             text("INSERT INTO workspaces (id, name) VALUES (:id, 'Acme')"), {"id": workspace_id}
         )
         await session.execute(
-            text(
-                "INSERT INTO workspace_members (workspace_id, user_id, role) "
-                "VALUES (:w, :u, :r)"
-            ),
+            text("INSERT INTO workspace_members (workspace_id, user_id, role) VALUES (:w, :u, :r)"),
             {"w": workspace_id, "u": user_id, "r": role},
         )
     return workspace_id, user_id
+
+
+# --- The running system: Stripe emulator, API over real HTTP, and a worker ------------------
+
+
+@pytest_asyncio.fixture(scope="session")
+async def emulator_server() -> AsyncIterator[Any]:
+    """One Stripe emulator for the session on a free port; each test resets it."""
+    from stripe_emulator.testing import EmulatorServer
+
+    async with EmulatorServer(webhook_secret=WEBHOOK_SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(
+    database_url: str,
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    emulator_server: Any,
+) -> Settings:
+    return make_settings(
+        database_url,
+        temporal_env.client.service_client.config.target_host,
+        task_queue,
+        stripe_api_base=emulator_server.url,
+    )
+
+
+async def emulator_control(base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        response = await http.post(f"/_emulator/{path}", json=body or {})
+        response.raise_for_status()
+        return response.json()
+
+
+@pytest_asyncio.fixture
+async def stripe_client(settings: Settings, emulator_server: Any) -> stripe.StripeClient:
+    """A fresh emulator (state wiped, catalog of seed 002 §4 seeded for env "test")."""
+    await emulator_control(emulator_server.url, "reset")
+    await emulator_control(
+        emulator_server.url,
+        "config",
+        {
+            "webhook_url": None,
+            "webhook_secret": WEBHOOK_SECRET,
+            "retry_base_delay": 0.05,
+            "delivery_faults": {},
+            "api_faults": [],
+        },
+    )
+    await emulator_control(emulator_server.url, "seed-catalog", {"env": "test"})
+    return create_stripe_client(settings)
+
+
+@pytest_asyncio.fixture
+async def live_api(
+    settings: Settings, stripe_client: stripe.StripeClient, emulator_server: Any
+) -> AsyncIterator[str]:
+    """The API served by uvicorn on a free port; the emulator delivers webhooks to it."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.01)
+    url = f"http://127.0.0.1:{port}"
+    await emulator_control(
+        emulator_server.url, "config", {"webhook_url": f"{url}/api/v1/stripe/webhook"}
+    )
+    yield url
+    await emulator_control(emulator_server.url, "config", {"webhook_url": None})
+    server.should_exit = True
+    await serving
+
+
+@pytest_asyncio.fixture
+async def billing_worker(
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    stripe_client: stripe.StripeClient,
+) -> AsyncIterator[Worker]:
+    """A worker on this test's task queue, built exactly as `billing worker` builds it."""
+    deps = ActivityDeps(settings=settings, sessions=sessions, stripe=stripe_client)
+    worker = build_worker(temporal_env.client, settings, deps)
+    async with worker:
+        yield worker
