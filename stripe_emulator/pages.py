@@ -1,0 +1,168 @@
+"""Hosted pages: the Checkout page (Pay / Decline) and the Billing Portal (cancel / switch)."""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from . import lifecycle
+from .errors import StripeError
+from .store import Obj
+from .web import Ctx, Response, Route, route
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;color:#1a1f36}"
+    "button{font-size:1rem;padding:.5rem 1rem;margin:.25rem;border-radius:6px;cursor:pointer}"
+    ".pay{background:#635bff;color:#fff;border:0}.muted{color:#697386}"
+    "li{margin:.5rem 0}form{display:inline}"
+)
+
+
+def _page(title: str, body: str, status: int = 200) -> Response:
+    return Response.html(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>",
+        status,
+    )
+
+
+def _money(amount: int | None, currency: str) -> str:
+    return f"{(amount or 0) / 100:.2f} {currency.upper()}"
+
+
+def _price_label(ctx: Ctx, price: Obj) -> str:
+    product = ctx.emu.store.tables["products"].get(price["product"], {})
+    rec = price.get("recurring") or {}
+    return (
+        f"{product.get('name', price['product'])} — "
+        f"{_money(price['unit_amount'], price['currency'])} / {rec.get('interval', 'once')}"
+    )
+
+
+def checkout_page(ctx: Ctx) -> Response:
+    session = ctx.emu.store.tables["checkout_sessions"].get(ctx.args["id"])
+    if session is None:
+        return _page("Checkout session not found", "", 404)
+    if session["status"] != "open":
+        return _page("Checkout", f"<p>This session is {escape(session['status'])}.</p>")
+    lines = "".join(
+        f"<li>{item['quantity']} × "
+        f"{escape(_price_label(ctx, ctx.emu.store.tables['prices'][item['price']]))}</li>"
+        for item in session["_items"]
+    )
+    sid = escape(session["id"])
+    back = session.get("cancel_url")
+    back_link = f"<p><a href='{escape(back)}'>← Back</a></p>" if back else ""
+    body = (
+        f"<p class='muted'>Emulated Stripe Checkout · {sid}</p><ul>{lines}</ul>"
+        f"<p>Total due today: <b>{_money(session['amount_total'], session['currency'])}</b></p>"
+        f"<form method='post' action='/pay/{sid}/pay'><button class='pay'>Pay</button></form>"
+        f"<form method='post' action='/pay/{sid}/decline'><button>Decline</button></form>"
+        f"{back_link}"
+    )
+    return _page("Checkout", body)
+
+
+def _after_checkout(session: Obj, url: str | None) -> Response:
+    if not url:
+        return _page("Checkout", f"<p>Session {escape(session['id'])} is complete.</p>")
+    return Response.redirect(url.replace("{CHECKOUT_SESSION_ID}", quote(session["id"])))
+
+
+def checkout_pay(ctx: Ctx) -> Response:
+    session = ctx.emu.store.get("checkout_sessions", ctx.args["id"])
+    lifecycle.complete_checkout(ctx.emu, session, "paid")
+    return _after_checkout(session, session.get("success_url"))
+
+
+def checkout_decline(ctx: Ctx) -> Response:
+    """The card fails: an incomplete subscription, then back to the merchant's cancel_url."""
+    session = ctx.emu.store.get("checkout_sessions", ctx.args["id"])
+    lifecycle.complete_checkout(ctx.emu, session, "incomplete")
+    return _after_checkout(session, session.get("cancel_url") or session.get("success_url"))
+
+
+def portal_page(ctx: Ctx) -> Response:
+    emu = ctx.emu
+    portal = emu.store.tables["portal_sessions"].get(ctx.args["id"])
+    if portal is None:
+        return _page("Billing portal session not found", "", 404)
+    pid = escape(portal["id"])
+    subs = [
+        s
+        for s in emu.store.tables["subscriptions"].values()
+        if s["customer"] == portal["customer"] and s["status"] not in lifecycle.ENDED
+    ]
+    prices = [
+        p
+        for p in emu.store.tables["prices"].values()
+        if p["active"] and p["type"] == "recurring" and p["lookup_key"]
+    ]
+    blocks = []
+    for sub in subs:
+        item = sub["items"]["data"][0]
+        current = emu.store.tables["prices"][item["price"]]
+        sid = escape(sub["id"])
+
+        def action(name: str, label: str, price: str = "", sid: str = sid) -> str:
+            return (
+                f"<form method='post' action='/portal/{pid}/action'>"
+                f"<input type='hidden' name='subscription' value='{sid}'>"
+                f"<input type='hidden' name='action' value='{name}'>"
+                f"<input type='hidden' name='price' value='{escape(price)}'>"
+                f"<button>{escape(label)}</button></form>"
+            )
+
+        ending = " · cancels at period end" if sub["cancel_at_period_end"] else ""
+        buttons = [
+            action("resume", "Don't cancel")
+            if sub["cancel_at_period_end"]
+            else action("cancel", "Cancel plan"),
+            action("cancel_now", "Cancel now"),
+        ]
+        buttons += [
+            action("switch", f"Switch to {_price_label(ctx, p)}", p["id"])
+            for p in prices
+            if p["id"] != current["id"]
+        ]
+        blocks.append(
+            f"<li><b>{escape(_price_label(ctx, current))}</b> "
+            f"<span class='muted'>({escape(sub['status'])}{ending})</span><br>"
+            f"{''.join(buttons)}</li>"
+        )
+    ret = portal.get("return_url")
+    body = (
+        f"<p class='muted'>Emulated Billing Portal · {escape(portal['customer'])}</p>"
+        f"<ul>{''.join(blocks) or '<li>No active subscriptions.</li>'}</ul>"
+        + (f"<p><a href='{escape(ret)}'>← Return</a></p>" if ret else "")
+    )
+    return _page("Billing", body)
+
+
+def portal_action(ctx: Ctx) -> Response:
+    emu = ctx.emu
+    portal = emu.store.get("portal_sessions", ctx.args["id"])
+    sub = emu.store.get("subscriptions", str(ctx.params.get("subscription", "")))
+    if sub["customer"] != portal["customer"]:
+        raise StripeError(403, "This subscription belongs to another customer.")
+    action = ctx.params.get("action")
+    if action == "cancel":
+        lifecycle.update_subscription(emu, sub, cancel_at_period_end=True)
+    elif action == "resume":
+        lifecycle.update_subscription(emu, sub, cancel_at_period_end=False)
+    elif action == "cancel_now":
+        lifecycle.cancel_subscription(emu, sub, ctx.req.__class__())
+    elif action == "switch":
+        lifecycle.update_subscription(emu, sub, price=str(ctx.params.get("price", "")))
+    else:
+        raise StripeError(400, f"Unknown portal action: {action}")
+    return Response.redirect(f"/portal/{portal['id']}")
+
+
+ROUTES: list[Route] = [
+    route("GET", "/pay/{id}", checkout_page),
+    route("POST", "/pay/{id}/pay", checkout_pay),
+    route("POST", "/pay/{id}/decline", checkout_decline),
+    route("GET", "/portal/{id}", portal_page),
+    route("POST", "/portal/{id}/action", portal_action),
+]

@@ -1,0 +1,16 @@
+"""Stripe API route handlers, one module per resource family."""
+
+from __future__ import annotations
+
+from ..web import Route
+from . import billing, catalog, checkout, customers, events
+
+
+def api_routes() -> list[Route]:
+    return [
+        *customers.ROUTES,
+        *catalog.ROUTES,
+        *checkout.ROUTES,
+        *billing.ROUTES,
+        *events.ROUTES,
+    ]

@@ -1,0 +1,82 @@
+"""In-memory object tables of one emulated Stripe account, with creation order for lists."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from typing import Any
+
+from .errors import no_such
+
+Obj = dict[str, Any]
+
+# Table name per Stripe object type, and the wording Stripe uses in "No such ..." errors.
+KINDS: dict[str, str] = {
+    "customers": "customer",
+    "products": "product",
+    "prices": "price",
+    "checkout_sessions": "checkout.session",
+    "portal_sessions": "billing_portal.session",
+    "subscriptions": "subscription",
+    "subscription_items": "subscription_item",
+    "invoices": "invoice",
+    "events": "event",
+}
+
+
+def snapshot(obj: Any) -> Any:
+    """A deep copy of JSON data; a JSON round-trip beats `copy.deepcopy` here."""
+    return json.loads(json.dumps(obj))
+
+
+class Store:
+    """Every object by table and id; `seq` orders lists newest first, even within a second."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, Obj]] = {name: {} for name in KINDS}
+        self.deleted_customers: dict[str, Obj] = {}
+        self.lookup_keys: dict[str, str] = {}
+        self.seq: dict[str, int] = {}
+        self.created_counts: Counter[str] = Counter()
+        self._counter = itertools.count(1)
+
+    def next_seq(self) -> int:
+        return next(self._counter)
+
+    def add(self, table: str, obj: Obj) -> Obj:
+        self.tables[table][obj["id"]] = obj
+        self.seq[obj["id"]] = self.next_seq()
+        self.created_counts[table] += 1
+        return obj
+
+    def get(self, table: str, obj_id: str, *, param: str = "id", status: int = 404) -> Obj:
+        obj = self.tables[table].get(obj_id)
+        if obj is None:
+            raise no_such(KINDS[table].replace("_", " "), obj_id, param, status)
+        return obj
+
+    def customer(self, obj_id: str, *, param: str = "id", status: int = 404) -> Obj:
+        """A live customer; deleted ones are missing for every use but retrieve."""
+        obj = self.tables["customers"].get(obj_id)
+        if obj is None:
+            raise no_such("customer", obj_id, param, status)
+        return obj
+
+    def price(self, obj_id: str, *, param: str = "id", status: int = 404) -> Obj:
+        return self.get("prices", obj_id, param=param, status=status)
+
+    def counts(self) -> dict[str, Any]:
+        live = {name: len(table) for name, table in self.tables.items()}
+        return {
+            "objects": live,
+            "created": dict(self.created_counts),
+            "deleted_customers": len(self.deleted_customers),
+        }
+
+    def ordered(self, table: str, objs: Any = None) -> list[Obj]:
+        """Objects newest first by creation sequence."""
+        items = list(self.tables[table].values()) if objs is None else list(objs)
+        seq = self.seq
+        items.sort(key=lambda o: seq.get(o["id"], 0), reverse=True)
+        return items
