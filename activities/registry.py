@@ -5,9 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from activities.catalog import CatalogActivities
+from activities.checkout import CheckoutActivities
+from activities.customers import CustomerActivities
 from activities.deps import ActivityDeps
+from activities.portal import PortalActivities
 
 
 def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
     """Instantiate each activity class once and return its bound activity methods."""
-    return []
+    customers = CustomerActivities(deps)
+    checkout = CheckoutActivities(deps)
+    portal = PortalActivities(deps)
+    catalog = CatalogActivities(deps)
+    return [
+        customers.ensure_customer,
+        checkout.load_context,
+        checkout.create_session,
+        checkout.record,
+        portal.create_session,
+        catalog.sync_catalog,
+    ]

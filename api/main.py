@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import billing_status, health
+from api.routes import billing_status, catalog, checkout, health, portal
 from billing.config import Settings, get_settings
 from billing.db import create_db_engine, session_factory
 from billing.logging import register_secret
@@ -49,4 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(billing_status.router)
+    app.include_router(checkout.router)
+    app.include_router(portal.router)
+    app.include_router(catalog.router)
     return app

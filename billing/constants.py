@@ -9,6 +9,7 @@ EVENT_WORKFLOW_PREFIX = "stripe-event"
 CHECKOUT_WORKFLOW_PREFIX = "checkout"
 PORTAL_WORKFLOW_PREFIX = "portal"
 CHECKOUT_RECONCILE_WORKFLOW_PREFIX = "checkout-reconcile"
+CATALOG_SYNC_WORKFLOW_PREFIX = "catalog-sync"
 
 # Temporal Schedules (DESIGN.md).
 SCHEDULE_REPLAY = "billing-replay"

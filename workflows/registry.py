@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
-WORKFLOWS: list[type] = []
+from workflows.catalog_sync import CatalogSyncWorkflow
+from workflows.checkout import CheckoutWorkflow
+from workflows.portal import PortalWorkflow
+
+WORKFLOWS: list[type] = [CheckoutWorkflow, PortalWorkflow, CatalogSyncWorkflow]
