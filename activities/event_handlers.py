@@ -1,0 +1,284 @@
+"""One handler per handled Stripe event type: re-fetch from Stripe, then apply under lock.
+
+Each handler runs in one DB transaction that (1) resolves the workspace, (2) locks it
+`FOR UPDATE`, (3) re-fetches the Stripe object *under the lock* — so the last writer of a
+workspace always applies the freshest state and out-of-order events converge — (4) applies
+the seed 002 §7 rules and (5) marks the ledger row completed, all committed together.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
+
+from activities.stripe_gateway import StripeGateway
+from activities.subscription_state import (
+    apply_subscription,
+    ensure_free_subscription,
+    lock_workspace,
+    refresh_entitlements,
+    resolve_plan,
+    set_grace_from_invoice,
+)
+from activities.workspace_resolution import (
+    link_customer,
+    parse_uuid,
+    resolve_subscription_workspace,
+    workspace_claim,
+    workspace_from_rows,
+    workspaces_of_customer,
+)
+from models.event_payloads import (
+    WORKSPACE_NOT_RESOLVED,
+    AppliedState,
+    ApplyEventInput,
+    invoice_subscription_id,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["EventContext"], Awaitable[AppliedState]]
+
+
+class EventContext:
+    """What a handler works with: the open transaction, Stripe, the event and settings."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        gateway: StripeGateway,
+        data: ApplyEventInput,
+        grace_days: int,
+    ) -> None:
+        self.session = session
+        self.gateway = gateway
+        self.data = data
+        self.hints = data.hints
+        self.grace_days = grace_days
+        created = data.hints.created
+        self.created = datetime.fromtimestamp(created, UTC) if created is not None else None
+
+    async def apply(self, workspace_id: uuid.UUID, subscription: dict[str, Any]) -> AppliedState:
+        return await apply_subscription(
+            self.session,
+            workspace_id,
+            subscription,
+            event_created=self.created,
+            event_id=self.data.event_id,
+            event_type=self.data.event_type,
+        )
+
+
+def _unresolved(what: str) -> ApplicationError:
+    return ApplicationError(
+        f"no workspace found for {what}", type=WORKSPACE_NOT_RESOLVED, non_retryable=True
+    )
+
+
+async def _locked_subscription_workspace(ctx: EventContext, subscription_id: str) -> uuid.UUID:
+    workspace_id = await resolve_subscription_workspace(
+        ctx.session,
+        ctx.gateway,
+        subscription_id,
+        customer_id=ctx.hints.customer_id,
+        hinted_workspace=ctx.hints.workspace_id,
+    )
+    if workspace_id is None or not await lock_workspace(ctx.session, workspace_id):
+        raise _unresolved(f"subscription {subscription_id}")
+    return workspace_id
+
+
+async def handle_subscription(ctx: EventContext) -> AppliedState:
+    """customer.subscription.created|updated|deleted: apply the subscription as it is now."""
+    subscription_id = ctx.hints.subscription_id or ctx.hints.object_id
+    if not subscription_id:
+        return AppliedState(note="event names no subscription")
+    workspace_id = await _locked_subscription_workspace(ctx, subscription_id)
+    subscription = await ctx.gateway.retrieve_subscription(subscription_id)
+    return await ctx.apply(workspace_id, subscription)
+
+
+async def handle_invoice(ctx: EventContext) -> AppliedState:
+    """invoice.paid|payment_failed: sync the invoice's subscription, then set or clear its
+    grace period from the subscription's latest invoice (never forcing the status)."""
+    subscription_id = ctx.hints.subscription_id
+    if subscription_id is None and ctx.hints.object_id:
+        invoice = await ctx.gateway.retrieve_invoice(ctx.hints.object_id)
+        subscription_id = invoice_subscription_id(invoice)
+    if subscription_id is None:
+        return AppliedState(note="invoice of no subscription")
+    workspace_id = await _locked_subscription_workspace(ctx, subscription_id)
+    subscription = await ctx.gateway.retrieve_subscription(
+        subscription_id, expand_latest_invoice=True
+    )
+    applied = await ctx.apply(workspace_id, subscription)
+    latest = subscription.get("latest_invoice")
+    await set_grace_from_invoice(
+        ctx.session, subscription_id, latest if isinstance(latest, dict) else None,
+        ctx.grace_days,
+    )
+    return applied
+
+
+async def handle_checkout_completed(ctx: EventContext) -> AppliedState:
+    """checkout.session.completed: confirm our checkout row (creating it for a session made
+    elsewhere), link the customer, and apply the subscription it created."""
+    session_id = ctx.hints.object_id
+    if not session_id:
+        return AppliedState(note="event names no checkout session")
+    workspace_id = await workspace_from_rows(ctx.session, checkout_session_id=session_id)
+    checkout: dict[str, Any] | None = None
+    if workspace_id is None:
+        workspace_id = parse_uuid(ctx.hints.workspace_id)
+    if workspace_id is None:
+        checkout = await ctx.gateway.retrieve_checkout_session(session_id)
+        workspace_id = workspace_claim(checkout) or await workspace_from_rows(
+            ctx.session, customer_id=_id(checkout.get("customer"))
+        )
+    if workspace_id is None or not await lock_workspace(ctx.session, workspace_id):
+        raise _unresolved(f"checkout session {session_id}")
+    checkout = await ctx.gateway.retrieve_checkout_session(session_id)
+    customer_id = _id(checkout.get("customer"))
+    subscription_id = _id(checkout.get("subscription"))
+    await link_customer(ctx.session, workspace_id, customer_id)
+    applied = AppliedState(workspace_id=str(workspace_id), stripe_customer_id=customer_id)
+    plan_slug, interval, price_id = _session_plan(checkout)
+    if subscription_id:
+        subscription = await ctx.gateway.retrieve_subscription(subscription_id)
+        applied = await ctx.apply(workspace_id, subscription)
+        items = (subscription.get("items") or {}).get("data") or []
+        if items:
+            price = items[0].get("price")
+            price = price if isinstance(price, dict) else {"id": price}
+            plan = await resolve_plan(ctx.session, price)
+            plan_slug, interval, price_id = plan.plan_slug, plan.interval, price.get("id")
+    if checkout.get("status") == "complete":
+        await _confirm_checkout_row(
+            ctx.session, workspace_id, checkout, plan_slug, interval, price_id
+        )
+    return applied
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _session_plan(checkout: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    metadata = checkout.get("metadata") or {}
+    return metadata.get("plan_slug"), metadata.get("interval"), None
+
+
+async def _confirm_checkout_row(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    checkout: dict[str, Any],
+    plan_slug: str | None,
+    interval: str | None,
+    price_id: str | None,
+) -> None:
+    """Seed 000: the purchase is traceable from session to final subscription."""
+    values = {
+        "id": checkout["id"],
+        "w": workspace_id,
+        "c": _id(checkout.get("customer")),
+        "plan": plan_slug,
+        "interval": interval or "monthly",
+        "price": price_id,
+        "url": checkout.get("url"),
+        "s": _id(checkout.get("subscription")),
+        "expires": _timestamp(checkout.get("expires_at")),
+    }
+    updated = await session.execute(
+        text(
+            "UPDATE checkout_sessions SET status = 'confirmed', stripe_subscription_id = :s, "
+            "stripe_customer_id = COALESCE(:c, stripe_customer_id), "
+            "finalized_at = COALESCE(finalized_at, now()) WHERE id = :id RETURNING id"
+        ),
+        values,
+    )
+    if updated.first() is not None or plan_slug is None:
+        return
+    await session.execute(
+        text(
+            "INSERT INTO checkout_sessions (id, workspace_id, stripe_customer_id, plan_slug, "
+            "interval, stripe_price_id, status, url, stripe_subscription_id, expires_at, "
+            "finalized_at) VALUES (:id, :w, :c, :plan, :interval, :price, 'confirmed', :url, "
+            ":s, :expires, now()) ON CONFLICT (id) DO NOTHING"
+        ),
+        values,
+    )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
+
+
+async def handle_customer_deleted(ctx: EventContext) -> AppliedState:
+    """customer.deleted: drop the mapping, cancel that customer's subscriptions, audit
+    `webhook_deleted`, ensure the free plan and refresh `workspaces.plan` (seed 002 §7)."""
+    customer_id = ctx.hints.object_id
+    if not customer_id:
+        return AppliedState(note="event names no customer")
+    customer = await ctx.gateway.retrieve_customer(customer_id)
+    if customer is not None and not customer.get("deleted"):
+        logger.warning("customer.deleted for %s but Stripe still has it; no change", customer_id)
+        return AppliedState(stripe_customer_id=customer_id, note="customer still exists")
+    applied = AppliedState(stripe_customer_id=customer_id, note="no workspace of this customer")
+    for workspace_id in await workspaces_of_customer(ctx.session, customer_id):
+        if not await lock_workspace(ctx.session, workspace_id):
+            continue
+        await _forget_customer(ctx, workspace_id, customer_id)
+        await ensure_free_subscription(ctx.session, workspace_id)
+        plan = await refresh_entitlements(ctx.session, workspace_id)
+        applied = AppliedState(
+            workspace_id=str(workspace_id), plan=plan, stripe_customer_id=customer_id
+        )
+    return applied
+
+
+async def _forget_customer(ctx: EventContext, workspace_id: uuid.UUID, customer_id: str) -> None:
+    params = {"w": workspace_id, "c": customer_id, "e": ctx.data.event_id}
+    await ctx.session.execute(
+        text(
+            "DELETE FROM workspace_billing_customers "
+            "WHERE workspace_id = :w AND stripe_customer_id = :c"
+        ),
+        params,
+    )
+    await ctx.session.execute(
+        text(
+            "UPDATE subscriptions SET status = 'canceled', cancel_at_period_end = false, "
+            "canceled_at = COALESCE(canceled_at, now()), updated_at = now() "
+            "WHERE workspace_id = :w AND stripe_customer_id = :c "
+            "AND status NOT IN ('canceled', 'incomplete_expired')"
+        ),
+        params,
+    )
+    await ctx.session.execute(
+        text(
+            "INSERT INTO workspace_billing_customer_events (workspace_id, event_type, "
+            "old_stripe_customer_id, reason, stripe_event_id) "
+            "VALUES (:w, 'webhook_deleted', :c, 'customer.deleted webhook', :e)"
+        ),
+        params,
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": handle_checkout_completed,
+    "customer.deleted": handle_customer_deleted,
+    "customer.subscription.created": handle_subscription,
+    "customer.subscription.updated": handle_subscription,
+    "customer.subscription.deleted": handle_subscription,
+    "invoice.payment_failed": handle_invoice,
+    "invoice.paid": handle_invoice,
+}

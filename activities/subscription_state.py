@@ -1,0 +1,436 @@
+"""Billing rules of seed 002 §7: apply a Stripe subscription's state to a workspace.
+
+Every function takes an open `AsyncSession` inside a transaction whose first statement was
+`lock_workspace` — so all billing writes of one workspace are serialized, never deadlock
+(one row lock, always taken first) and never race the one-entitled-row index.
+
+API (reused by the webhook handlers, the reconcile and grace jobs):
+- `lock_workspace(session, workspace_id) -> bool`: `SELECT ... FOR UPDATE`; False if missing.
+- `apply_subscription(session, workspace_id, stripe_subscription, event_created, event_id)
+  -> AppliedState`: upsert the row, its items, demote/ensure free, refresh plan and grants.
+- `ensure_free_subscription(session, workspace_id)`: the free row becomes the entitled one
+  when no other row is entitled.
+- `refresh_entitlements(session, workspace_id) -> str`: `workspaces.plan` and
+  `workspace_grants` from the workspace's entitled row; returns the plan.
+- `set_grace_from_invoice(session, stripe_subscription_id, latest_invoice, grace_days)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
+
+from activities.event_metrics import WEBHOOKS_OUT_OF_ORDER
+from billing.constants import ENTITLED_STATUSES, FREE_PLAN
+from models.event_payloads import PLAN_NOT_RESOLVED, UNKNOWN_SUBSCRIPTION_STATUS, AppliedState
+
+logger = logging.getLogger(__name__)
+
+# Stripe status -> our status, and whether it entitles the workspace to the paid plan.
+STATUS_MAP: dict[str, tuple[str, bool]] = {
+    "trialing": ("trialing", True),
+    "active": ("active", True),
+    "past_due": ("past_due", True),
+    "unpaid": ("unpaid", False),  # non-entitled: free tier ensured
+    "paused": ("paused", False),  # non-entitled: free tier ensured
+    "canceled": ("canceled", False),  # free tier ensured
+    "incomplete_expired": ("incomplete_expired", False),  # terminal; free tier ensured
+    "incomplete": ("incomplete", False),  # payment pending; free tier ensured meanwhile
+}
+STRIPE_INTERVALS = {"month": "monthly", "year": "yearly"}
+_ENTITLED_SQL = "('active', 'trialing', 'past_due')"
+assert set(ENTITLED_STATUSES) == {s for s, (_, ok) in STATUS_MAP.items() if ok}
+
+
+def map_status(stripe_status: str) -> tuple[str, bool]:
+    """Our status for a Stripe status and whether it is entitled (seed 002 §7 table)."""
+    try:
+        return STATUS_MAP[stripe_status]
+    except KeyError:
+        raise ApplicationError(
+            f"unknown subscription status {stripe_status!r}",
+            type=UNKNOWN_SUBSCRIPTION_STATUS,
+            non_retryable=True,
+        ) from None
+
+
+@dataclass(frozen=True)
+class PlanRef:
+    plan_slug: str
+    interval: str | None
+    grants: dict[str, Any] = field(default_factory=dict)
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
+
+
+def _price(item: dict[str, Any]) -> dict[str, Any]:
+    price = item.get("price")
+    return price if isinstance(price, dict) else {"id": price}
+
+
+def _metadata_grants(metadata: dict[str, Any]) -> dict[str, Any]:
+    raw = metadata.get("grants")
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {}
+
+
+async def resolve_plan(session: AsyncSession, price: dict[str, Any]) -> PlanRef:
+    """The plan behind a Stripe price: `plan_variants` (catalog sync) first, then the price's
+    own metadata (`plan_slug` or `billing_plan_code`; interval from `recurring.interval`)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT plan_slug, interval, grants FROM plan_variants "
+                "WHERE stripe_price_id = :p"
+            ),
+            {"p": price.get("id")},
+        )
+    ).first()
+    if row is not None:
+        return PlanRef(row.plan_slug, row.interval, dict(row.grants or {}))
+    metadata = price.get("metadata") or {}
+    slug = metadata.get("plan_slug") or metadata.get("billing_plan_code")
+    if not slug:
+        raise ApplicationError(
+            f"price {price.get('id')} maps to no plan (no plan_variants row, no plan metadata)",
+            type=PLAN_NOT_RESOLVED,
+            non_retryable=True,
+        )
+    recurring = price.get("recurring") or {}
+    interval = STRIPE_INTERVALS.get(recurring.get("interval", "")) or metadata.get("interval")
+    return PlanRef(slug, interval, _metadata_grants(metadata))
+
+
+async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
+    """Take the workspace's billing lock for this transaction; False if it does not exist."""
+    row = await session.execute(
+        text("SELECT id FROM workspaces WHERE id = :w FOR UPDATE"), {"w": workspace_id}
+    )
+    return row.first() is not None
+
+
+async def apply_subscription(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    stripe_subscription: dict[str, Any],
+    event_created: datetime | None = None,
+    event_id: str | None = None,
+    event_type: str = "reconcile",
+) -> AppliedState:
+    """Make the workspace's rows say what this (freshly fetched) Stripe subscription says.
+
+    Idempotent and order-tolerant: applying the same state twice changes nothing, and an
+    older event only updates `last_event_created` bookkeeping (counted as out of order).
+    """
+    sub = stripe_subscription
+    status, entitled = map_status(sub["status"])
+    items = (sub.get("items") or {}).get("data") or []
+    price = _price(items[0]) if items else {"id": None}
+    plan = await resolve_plan(session, price)
+    period_ends = [i.get("current_period_end") for i in items if i.get("current_period_end")]
+    period_end = _ts(max(period_ends) if period_ends else sub.get("current_period_end"))
+    existing = (
+        await session.execute(
+            text(
+                "SELECT id, status, last_event_created FROM subscriptions "
+                "WHERE stripe_subscription_id = :s"
+            ),
+            {"s": sub["id"]},
+        )
+    ).first()
+    out_of_order = bool(
+        existing is not None
+        and existing.last_event_created is not None
+        and event_created is not None
+        and event_created < existing.last_event_created
+    )
+    if out_of_order:
+        WEBHOOKS_OUT_OF_ORDER.labels(event_type).inc()
+        logger.info(
+            "event %s older than applied state of %s; applying fresh state", event_id, sub["id"]
+        )
+    if entitled:
+        await _demote_other_entitled(session, workspace_id, sub["id"])
+    values = {
+        "w": workspace_id,
+        "plan": plan.plan_slug,
+        "status": status,
+        "s": sub["id"],
+        "c": _customer_id(sub),
+        "price": price.get("id"),
+        "interval": plan.interval,
+        "period_end": period_end,
+        "cape": bool(sub.get("cancel_at_period_end")),
+        "canceled_at": _ts(sub.get("canceled_at")),
+        "created": event_created,
+        "event_id": event_id,
+    }
+    row_id = await _upsert_row(session, values, existing.id if existing is not None else None)
+    await _sync_items(session, row_id, items)
+    if not entitled:
+        await ensure_free_subscription(session, workspace_id)
+    workspace_plan = await refresh_entitlements(session, workspace_id, {price.get("id"): plan})
+    return AppliedState(
+        workspace_id=str(workspace_id),
+        plan=workspace_plan,
+        stripe_customer_id=values["c"],
+        stripe_subscription_id=sub["id"],
+        subscription_status=status,
+        entitled=entitled,
+        out_of_order=out_of_order,
+    )
+
+
+def _customer_id(sub: dict[str, Any]) -> str | None:
+    customer = sub.get("customer")
+    return customer.get("id") if isinstance(customer, dict) else customer
+
+
+async def _demote_other_entitled(
+    session: AsyncSession, workspace_id: uuid.UUID, stripe_subscription_id: str
+) -> None:
+    """Seed 002 §7 transition safety: free or older paid rows step aside before this row
+    becomes entitled, so the partial unique index never sees two entitled rows."""
+    demoted = await session.execute(
+        text(
+            "UPDATE subscriptions SET status = 'canceled', updated_at = now(), "
+            "canceled_at = COALESCE(canceled_at, now()) "
+            f"WHERE workspace_id = :w AND status IN {_ENTITLED_SQL} "
+            "AND stripe_subscription_id IS DISTINCT FROM :s "
+            "RETURNING plan_slug, stripe_subscription_id"
+        ),
+        {"w": workspace_id, "s": stripe_subscription_id},
+    )
+    for row in demoted:
+        if row.stripe_subscription_id is not None:
+            logger.warning(
+                "workspace %s: paid subscription %s demoted locally by %s (two live subscriptions)",
+                workspace_id,
+                row.stripe_subscription_id,
+                stripe_subscription_id,
+            )
+
+
+async def _upsert_row(
+    session: AsyncSession, values: dict[str, Any], row_id: uuid.UUID | None
+) -> uuid.UUID:
+    if row_id is None:
+        inserted = await session.execute(
+            text(
+                "INSERT INTO subscriptions (workspace_id, plan_slug, status, "
+                "stripe_subscription_id, stripe_customer_id, stripe_price_id, interval, "
+                "current_period_end, cancel_at_period_end, canceled_at, last_event_created, "
+                "last_stripe_event_id) VALUES (:w, :plan, :status, :s, :c, :price, :interval, "
+                ":period_end, :cape, :canceled_at, :created, :event_id) RETURNING id"
+            ),
+            values,
+        )
+        new_id: uuid.UUID = inserted.scalar_one()
+        return new_id
+    await session.execute(
+        text(
+            "UPDATE subscriptions SET plan_slug = :plan, status = :status, "
+            "stripe_customer_id = COALESCE(:c, stripe_customer_id), stripe_price_id = :price, "
+            "interval = :interval, current_period_end = :period_end, "
+            "cancel_at_period_end = :cape, canceled_at = :canceled_at, updated_at = now(), "
+            "last_stripe_event_id = CASE WHEN last_event_created IS NULL "
+            "OR CAST(:created AS timestamptz) >= last_event_created "
+            "THEN COALESCE(:event_id, last_stripe_event_id) ELSE last_stripe_event_id END, "
+            "last_event_created = GREATEST(last_event_created, CAST(:created AS timestamptz)) "
+            "WHERE id = :id"
+        ),
+        {**values, "id": row_id},
+    )
+    return row_id
+
+
+async def _sync_items(
+    session: AsyncSession, row_id: uuid.UUID, items: list[dict[str, Any]]
+) -> None:
+    """Seed 001: items upserted by (subscription_id, stripe_price_id); vanished ones removed."""
+    rows = [
+        {
+            "sub": row_id,
+            "item": item.get("id"),
+            "price": _price(item).get("id"),
+            "qty": int(item.get("quantity") or 1),
+            "start": _ts(item.get("current_period_start")),
+            "end": _ts(item.get("current_period_end")),
+        }
+        for item in items
+        if _price(item).get("id")
+    ]
+    if rows:
+        await session.execute(
+            text(
+                "INSERT INTO subscription_items (subscription_id, stripe_subscription_item_id, "
+                "stripe_price_id, quantity, current_period_start, current_period_end) "
+                "VALUES (:sub, :item, :price, :qty, :start, :end) "
+                "ON CONFLICT (subscription_id, stripe_price_id) DO UPDATE SET "
+                "stripe_subscription_item_id = EXCLUDED.stripe_subscription_item_id, "
+                "quantity = EXCLUDED.quantity, "
+                "current_period_start = EXCLUDED.current_period_start, "
+                "current_period_end = EXCLUDED.current_period_end, updated_at = now()"
+            ),
+            rows,
+        )
+    await session.execute(
+        text(
+            "DELETE FROM subscription_items WHERE subscription_id = :sub "
+            "AND NOT (stripe_price_id = ANY(CAST(:prices AS text[])))"
+        ),
+        {"sub": row_id, "prices": [r["price"] for r in rows]},
+    )
+
+
+async def ensure_free_subscription(session: AsyncSession, workspace_id: uuid.UUID) -> None:
+    """When no row of the workspace is entitled, its free row (plan `free`, status `active`,
+    no Stripe ids) becomes the entitled one: reactivated if it exists, else inserted."""
+    entitled = await session.execute(
+        text(
+            f"SELECT 1 FROM subscriptions WHERE workspace_id = :w AND status IN {_ENTITLED_SQL}"
+        ),
+        {"w": workspace_id},
+    )
+    if entitled.first() is not None:
+        return
+    revived = await session.execute(
+        text(
+            "UPDATE subscriptions SET status = 'active', canceled_at = NULL, updated_at = now() "
+            "WHERE id = (SELECT id FROM subscriptions WHERE workspace_id = :w "
+            "AND plan_slug = :free AND stripe_subscription_id IS NULL "
+            "ORDER BY created_at LIMIT 1) RETURNING id"
+        ),
+        {"w": workspace_id, "free": FREE_PLAN},
+    )
+    if revived.first() is None:
+        await session.execute(
+            text(
+                "INSERT INTO subscriptions (workspace_id, plan_slug, status) "
+                "VALUES (:w, :free, 'active')"
+            ),
+            {"w": workspace_id, "free": FREE_PLAN},
+        )
+
+
+async def refresh_entitlements(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    known_plans: dict[str | None, PlanRef] | None = None,
+) -> str:
+    """`workspaces.plan` and `workspace_grants` follow the workspace's entitled row.
+
+    Grants come from `plan_variants.grants` of the entitled row's price (or `known_plans`,
+    the plan just resolved from price metadata); a free or missing entitled row grants
+    nothing, so ended subscriptions' grants are revoked here.
+    """
+    entitled = (
+        await session.execute(
+            text(
+                "SELECT id, plan_slug, stripe_price_id FROM subscriptions "
+                f"WHERE workspace_id = :w AND status IN {_ENTITLED_SQL} LIMIT 1"
+            ),
+            {"w": workspace_id},
+        )
+    ).first()
+    plan = entitled.plan_slug if entitled is not None else FREE_PLAN
+    grants: dict[str, Any] = {}
+    source = None
+    if entitled is not None and entitled.stripe_price_id is not None:
+        source = entitled.id
+        known = (known_plans or {}).get(entitled.stripe_price_id)
+        if known is not None:
+            grants = known.grants
+        else:
+            row = await session.execute(
+                text("SELECT grants FROM plan_variants WHERE stripe_price_id = :p"),
+                {"p": entitled.stripe_price_id},
+            )
+            grants = dict(row.scalar_one_or_none() or {})
+    await session.execute(
+        text("UPDATE workspaces SET plan = :plan WHERE id = :w AND plan IS DISTINCT FROM :plan"),
+        {"w": workspace_id, "plan": plan},
+    )
+    await _replace_grants(session, workspace_id, grants, source)
+    return plan
+
+
+async def _replace_grants(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    grants: dict[str, Any],
+    source: uuid.UUID | None,
+) -> None:
+    await session.execute(
+        text(
+            "DELETE FROM workspace_grants WHERE workspace_id = :w "
+            "AND NOT (grant_program_code = ANY(CAST(:codes AS text[])))"
+        ),
+        {"w": workspace_id, "codes": list(grants)},
+    )
+    if grants:
+        await session.execute(
+            text(
+                "INSERT INTO workspace_grants (workspace_id, grant_program_code, value, "
+                "source_subscription_id) VALUES (:w, :code, CAST(:value AS jsonb), :source) "
+                "ON CONFLICT (workspace_id, grant_program_code) DO UPDATE SET "
+                "value = EXCLUDED.value, source_subscription_id = EXCLUDED.source_subscription_id "
+                "WHERE workspace_grants.value IS DISTINCT FROM EXCLUDED.value "
+                "OR workspace_grants.source_subscription_id "
+                "IS DISTINCT FROM EXCLUDED.source_subscription_id"
+            ),
+            [
+                {"w": workspace_id, "code": code, "value": json.dumps(value), "source": source}
+                for code, value in grants.items()
+            ],
+        )
+
+
+def invoice_is_failing(invoice: dict[str, Any] | None) -> bool:
+    """An open invoice whose payment was attempted and failed: the workspace is in grace."""
+    if not isinstance(invoice, dict):
+        return False
+    return (
+        invoice.get("status") == "open"
+        and bool(invoice.get("attempted"))
+        and int(invoice.get("amount_remaining") or 0) > 0
+    )
+
+
+async def set_grace_from_invoice(
+    session: AsyncSession,
+    stripe_subscription_id: str,
+    latest_invoice: dict[str, Any] | None,
+    grace_days: int,
+) -> datetime | None:
+    """`invoice.payment_failed` sets `grace_period_end` (now + grace days, kept if already
+    running) and `invoice.paid` clears it — decided from the subscription's latest invoice as
+    Stripe reports it now, so both events converge whatever their order. Status is untouched.
+    """
+    grace_end = datetime.now(UTC) + timedelta(days=grace_days)
+    result = await session.execute(
+        text(
+            "UPDATE subscriptions SET grace_period_end = CASE WHEN :failing "
+            "THEN COALESCE(grace_period_end, CAST(:grace_end AS timestamptz)) ELSE NULL END, "
+            "updated_at = now() WHERE stripe_subscription_id = :s RETURNING grace_period_end"
+        ),
+        {"failing": invoice_is_failing(latest_invoice), "grace_end": grace_end,
+         "s": stripe_subscription_id},
+    )
+    value: datetime | None = result.scalar_one_or_none()
+    return value

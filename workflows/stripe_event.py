@@ -1,0 +1,122 @@
+"""`StripeEventWorkflow`: one Stripe event, claimed, applied from fresh Stripe state, recorded.
+
+Lean by design (seed 002 §6–§7 on Temporal): three short local activities run inside the
+first workflow task, so an event usually costs one workflow task. The ledger row, not
+Temporal's retention, is the dedupe of record: `claim` skips an event already completed.
+Retryable failures (Stripe 5xx/429/network, DB errors) back off; a final failure marks the
+row `failed` with its error and fails the workflow, which a later start may re-run.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import NoReturn
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from billing.constants import (
+        SA_STRIPE_CUSTOMER_ID,
+        SA_STRIPE_SUBSCRIPTION_ID,
+        SA_WORKSPACE_ID,
+    )
+    from models.event_payloads import (
+        ACTIVITY_APPLY_EVENT,
+        ACTIVITY_CLAIM_EVENT,
+        ACTIVITY_FAIL_EVENT,
+        STRIPE_EVENT_FAILED,
+        AppliedState,
+        ApplyEventInput,
+        ClaimEventInput,
+        ClaimEventResult,
+        FailEventInput,
+        FailEventResult,
+        StripeEventInput,
+        StripeEventResult,
+    )
+
+# Transient failures back off up to a minute apart; ~5 minutes in all, then the row is
+# marked failed and left to the replay schedule.
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=9,
+)
+DB_TIMEOUT = timedelta(seconds=15)
+# A Stripe read or two plus one transaction; generous for a slow Stripe.
+APPLY_TIMEOUT = timedelta(seconds=60)
+
+
+@workflow.defn(name="StripeEventWorkflow")
+class StripeEventWorkflow:
+    @workflow.run
+    async def run(self, data: StripeEventInput) -> StripeEventResult:
+        try:
+            claim = await workflow.execute_local_activity(
+                ACTIVITY_CLAIM_EVENT,
+                ClaimEventInput(event_id=data.event_id),
+                result_type=ClaimEventResult,
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:
+            await self._give_up(data, err)
+        if not claim.proceed:
+            return StripeEventResult(event_id=data.event_id, outcome="skipped")
+        self._upsert(claim.hints.customer_id, claim.hints.subscription_id, None)
+        try:
+            applied = await workflow.execute_local_activity(
+                ACTIVITY_APPLY_EVENT,
+                ApplyEventInput(
+                    event_id=data.event_id, event_type=claim.event_type, hints=claim.hints
+                ),
+                result_type=AppliedState,
+                start_to_close_timeout=APPLY_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:
+            await self._give_up(data, err)
+        self._upsert(
+            applied.stripe_customer_id, applied.stripe_subscription_id, applied.workspace_id
+        )
+        return StripeEventResult(
+            event_id=data.event_id,
+            outcome="completed",
+            workspace_id=applied.workspace_id,
+            plan=applied.plan,
+        )
+
+    def _upsert(
+        self, customer_id: str | None, subscription_id: str | None, workspace_id: str | None
+    ) -> None:
+        """Search attributes as soon as known: one Temporal query finds a purchase's events."""
+        current = workflow.info().typed_search_attributes
+        updates: list[SearchAttributeUpdate] = []
+        for key, value in (
+            (SA_STRIPE_CUSTOMER_ID, customer_id),
+            (SA_STRIPE_SUBSCRIPTION_ID, subscription_id),
+            (SA_WORKSPACE_ID, workspace_id),
+        ):
+            if value and current.get(key) != value:
+                updates.append(key.value_set(value))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    async def _give_up(self, data: StripeEventInput, err: ActivityError) -> NoReturn:
+        cause = err.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+        message = str(cause) if cause is not None else str(err)
+        error = f"{kind}: {message}"
+        await workflow.execute_local_activity(
+            ACTIVITY_FAIL_EVENT,
+            FailEventInput(event_id=data.event_id, event_type=data.event_type, error=error),
+            result_type=FailEventResult,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        raise ApplicationError(
+            f"event {data.event_id} failed: {error}", type=STRIPE_EVENT_FAILED, non_retryable=True
+        ) from err
