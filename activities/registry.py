@@ -10,6 +10,8 @@ from activities.checkout import CheckoutActivities
 from activities.customers import CustomerActivities
 from activities.deps import ActivityDeps
 from activities.portal import PortalActivities
+from activities.stripe_events import StripeEventActivities
+from activities.subscriptions import SubscriptionActivities
 
 
 def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
@@ -18,6 +20,8 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
     checkout = CheckoutActivities(deps)
     portal = PortalActivities(deps)
     catalog = CatalogActivities(deps)
+    events = StripeEventActivities(deps)
+    subscriptions = SubscriptionActivities(deps)
     return [
         customers.ensure_customer,
         checkout.load_context,
@@ -25,4 +29,8 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
         checkout.record,
         portal.create_session,
         catalog.sync_catalog,
+        events.claim_event,
+        events.apply_event,
+        events.fail_event,
+        subscriptions.sync_subscription,
     ]

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import billing_status, catalog, checkout, health, portal
+from api.routes import billing_status, catalog, checkout, health, portal, webhook
 from billing.config import Settings, get_settings
 from billing.db import create_db_engine, session_factory
 from billing.logging import register_secret
@@ -52,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checkout.router)
     app.include_router(portal.router)
     app.include_router(catalog.router)
+    app.include_router(webhook.router)
     return app

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest_asyncio
@@ -131,7 +131,7 @@ class Shop:
         found: list[dict[str, Any]] = []
         query: dict[str, Any] = {"limit": 100, **params}
         while True:
-            page = await self.stripe.v1.events.list_async(query)
+            page = await self.stripe.v1.events.list_async(cast(Any, query))
             found.extend(e.to_dict() for e in page.data)
             if not page.has_more:
                 break
