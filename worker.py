@@ -16,6 +16,7 @@ from activities.registry import build_activities
 from billing.config import Settings, get_settings
 from billing.db import create_db_engine, session_factory
 from billing.logging import configure_logging, register_secret
+from billing.schedules import ensure_schedules
 from billing.stripe_client import create_stripe_client
 from billing.temporal_client import connect_temporal
 from workflows.registry import WORKFLOWS
@@ -58,6 +59,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         settings=settings, sessions=session_factory(engine), stripe=create_stripe_client(settings)
     )
     worker = build_worker(client, settings, deps)
+    await ensure_schedules(client, settings, {cls.__name__ for cls in WORKFLOWS})
     try:
         async with worker:
             logger.info("worker serving task queue %s", settings.temporal_task_queue)

@@ -7,9 +7,14 @@ from typing import Any
 
 from activities.catalog import CatalogActivities
 from activities.checkout import CheckoutActivities
+from activities.cleanup import CleanupActivities
 from activities.customers import CustomerActivities
 from activities.deps import ActivityDeps
+from activities.grace import GraceActivities
 from activities.portal import PortalActivities
+from activities.reconcile import ReconcileActivities
+from activities.replay import ReplayActivities
+from activities.replay_events import EventsReconcileActivities
 from activities.stripe_events import StripeEventActivities
 from activities.subscriptions import SubscriptionActivities
 
@@ -22,6 +27,11 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
     catalog = CatalogActivities(deps)
     events = StripeEventActivities(deps)
     subscriptions = SubscriptionActivities(deps)
+    replay = ReplayActivities(deps)
+    events_reconcile = EventsReconcileActivities(deps)
+    reconcile = ReconcileActivities(deps)
+    grace = GraceActivities(deps)
+    cleanup = CleanupActivities(deps)
     return [
         customers.ensure_customer,
         checkout.load_context,
@@ -33,4 +43,10 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
         events.apply_event,
         events.fail_event,
         subscriptions.sync_subscription,
+        replay.due_events,
+        replay.dispatch,
+        events_reconcile.reconcile_events,
+        reconcile.reconcile_objects,
+        grace.downgrade_batch,
+        cleanup.delete_batch,
     ]

@@ -62,6 +62,14 @@ def _dev(args: argparse.Namespace) -> int:
     return run_dev_stack(args.data_dir)
 
 
+def _schedules(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from billing.schedules import schedules_command
+
+    return asyncio.run(schedules_command(get_settings(), sys.stdout, trigger=args.trigger))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True, help="user id (UUID), the token's sub")
     token.add_argument("--days", type=int, default=30)
     token.set_defaults(handler=_token)
+    schedules = commands.add_parser("schedules", help="list the Temporal Schedules, or run one")
+    schedules.add_argument("--trigger", metavar="SCHEDULE_ID", help="run this schedule now")
+    schedules.set_defaults(handler=_schedules)
     return parser
 
 

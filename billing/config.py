@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     billing_grace_cron: str = "0 * * * *"
     stripe_cleanup_cron: str = "30 2 * * *"
     stripe_webhook_retention_days: int = Field(default=30, gt=0)
+    # First replay run without a cursor reads the Events API this far back (Stripe keeps 30).
+    stripe_replay_lookback_days: int = Field(default=3, ge=1, le=30)
 
     # Operations.
     checkout_pending_reconcile_seconds: int = Field(default=30, ge=0)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from workflows.catalog_sync import CatalogSyncWorkflow
 from workflows.checkout import CheckoutWorkflow
+from workflows.cleanup import CleanupWorkflow
+from workflows.grace import GraceDowngradeWorkflow
 from workflows.portal import PortalWorkflow
+from workflows.replay import ReplayWorkflow
 from workflows.stripe_event import StripeEventWorkflow
 
 WORKFLOWS: list[type] = [CheckoutWorkflow, PortalWorkflow, CatalogSyncWorkflow, StripeEventWorkflow]
+WORKFLOWS += [ReplayWorkflow, GraceDowngradeWorkflow, CleanupWorkflow]

@@ -1,0 +1,54 @@
+"""Cleanup activities: delete old finished webhook rows and expired checkout idempotency keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from temporalio import activity
+
+from activities.deps import ActivityDeps
+from billing.db import transaction
+from models.schedule_payloads import CleanupBatchInput, CleanupBatchResult
+
+# One bounded statement per table: short locks, and a crash loses at most one batch's work.
+DELETE_OLD_EVENTS = text(
+    """
+    DELETE FROM stripe_webhook_events
+    WHERE id IN (
+        SELECT id FROM stripe_webhook_events
+        WHERE status IN ('completed', 'ignored')
+          AND COALESCE(processed_at, received_at) < now() - make_interval(days => :days)
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+DELETE_EXPIRED_IDEMPOTENCY = text(
+    """
+    DELETE FROM stripe_checkout_idempotency
+    WHERE id IN (
+        SELECT id FROM stripe_checkout_idempotency
+        WHERE expires_at < now()
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    """
+)
+
+
+class CleanupActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self._deps = deps
+
+    @activity.defn(name="cleanup_delete_batch")
+    async def delete_batch(self, input: CleanupBatchInput) -> CleanupBatchResult:
+        """Delete at most `batch_size` rows of each kind; never pending, processing or failed."""
+        days = input.retention_days or self._deps.settings.stripe_webhook_retention_days
+        async with transaction(self._deps.sessions) as session:
+            events = await session.execute(
+                DELETE_OLD_EVENTS, {"days": days, "limit": input.batch_size}
+            )
+            keys = await session.execute(DELETE_EXPIRED_IDEMPOTENCY, {"limit": input.batch_size})
+        return CleanupBatchResult(
+            webhook_events_deleted=events.rowcount or 0,  # type: ignore[attr-defined]
+            idempotency_deleted=keys.rowcount or 0,  # type: ignore[attr-defined]
+        )

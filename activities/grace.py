@@ -1,0 +1,98 @@
+"""Grace downgrade activities: a subscription whose grace ran out unpaid loses its paid plan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from prometheus_client import Counter
+from sqlalchemy import text
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.deps import ActivityDeps
+from activities.reconcile_apply import apply_fresh_subscription
+from billing.db import transaction
+from models.schedule_payloads import GraceBatchInput, GraceBatchResult
+
+logger = logging.getLogger("billing.grace")
+
+# Stripe calls in flight per batch; the shared token bucket sets the actual pace.
+CONCURRENCY = 8
+
+GRACE_OUTCOMES = Counter("billing_grace_outcomes", "Expired grace periods by outcome", ["outcome"])
+
+EXPIRED = text(
+    """
+    SELECT id, workspace_id, stripe_subscription_id FROM subscriptions
+    WHERE grace_period_end <= :as_of
+      AND status IN ('active', 'trialing', 'past_due')
+      AND stripe_subscription_id IS NOT NULL
+      AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid))
+    ORDER BY id
+    LIMIT :limit
+    """
+)
+
+
+class GraceActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self._deps = deps
+
+    async def _one(self, workspace_id: uuid.UUID, sub_id: str, input: GraceBatchInput) -> str:
+        """Re-check one subscription in Stripe, then demote, clear or apply; the outcome."""
+        applied = await apply_fresh_subscription(
+            self._deps,
+            sub_id,
+            as_of=input.as_of,
+            workspace_hint=str(workspace_id),
+            demote_expired_grace=True,
+        )
+        if applied.action in ("demoted", "unresolved"):
+            return "demoted" if applied.action == "demoted" else "errors"
+        if applied.action == "held":
+            return "skipped"  # paid or changed under the lock meanwhile
+        if applied.stripe_status in ("active", "trialing") and not applied.invoice_failing:
+            return "cleared"  # paid meanwhile: grace cleared, plan kept
+        return "applied_from_stripe"  # Stripe moved on (unpaid, canceled, ...)
+
+    @activity.defn(name="grace.downgrade_batch")
+    async def downgrade_batch(self, input: GraceBatchInput) -> GraceBatchResult:
+        """One keyset page of entitled subscriptions whose grace ended before `as_of`."""
+        limit = input.batch_size or self._deps.settings.stripe_grace_batch_size
+        async with transaction(self._deps.sessions) as session:
+            rows = list(
+                await session.execute(
+                    EXPIRED,
+                    {
+                        "as_of": input.as_of,
+                        "after": input.after_subscription_id,
+                        "limit": limit,
+                    },
+                )
+            )
+        result = GraceBatchResult(examined=len(rows), has_more=len(rows) == limit)
+        if rows:
+            result.last_subscription_id = str(rows[-1].id)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def run(workspace_id: uuid.UUID, sub_id: str) -> None:
+            async with gate:
+                try:
+                    outcome = await self._one(workspace_id, sub_id, input)
+                except ApplicationError as exc:
+                    if not exc.non_retryable:
+                        raise
+                    # e.g. the subscription no longer exists in Stripe: report, keep going.
+                    logger.warning("grace check of %s failed: %s", sub_id, exc.type)
+                    outcome = "errors"
+            GRACE_OUTCOMES.labels(outcome).inc()
+            if outcome != "skipped":
+                setattr(result, outcome, getattr(result, outcome) + 1)
+            activity.heartbeat(sub_id)
+
+        await asyncio.gather(*(run(r.workspace_id, r.stripe_subscription_id) for r in rows))
+        if result.demoted:
+            logger.warning("grace expired: %d subscriptions demoted", result.demoted)
+        return result
