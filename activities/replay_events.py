@@ -15,7 +15,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.replay import dispatch_events
-from activities.stripe_gateway import shared_gateway, stripe_error, to_dict
+from activities.stripe_gateway import shared_gateway, stripe_error
 from billing.constants import HANDLED_EVENT_TYPES
 from billing.db import transaction
 from models.event_payloads import event_hints
@@ -85,6 +85,15 @@ def _row(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def raw_events(page: Any) -> list[dict[str, Any]]:
+    """The events exactly as Stripe sent them (the SDK turns decimal strings into Decimal)."""
+    response = page.last_response
+    body = response.data if response is not None else None
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        return [dict(event) for event in body["data"]]
+    return [event.to_dict(for_json=True) for event in page.data]
+
+
 class EventsReconcileActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._deps = deps
@@ -109,7 +118,7 @@ class EventsReconcileActivities:
                 page = await gateway.client.v1.events.list_async(params)
             except stripe.StripeError as exc:
                 raise stripe_error(exc, "events.list") from None
-            events.extend(to_dict(e) for e in page.data)
+            events.extend(raw_events(page))
             activity.heartbeat({"phase": "listing", "listed": len(events)})
             if not page.has_more or not page.data:
                 return events

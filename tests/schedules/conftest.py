@@ -122,7 +122,7 @@ class Store:
             query["types"] = list(types)
         while True:
             page = await self.stripe.v1.events.list_async(query)  # type: ignore[arg-type]
-            found.extend(e.to_dict() for e in page.data)
+            found.extend(e.to_dict(for_json=True) for e in page.data)
             if not page.has_more:
                 return list(reversed(found))
             query["starting_after"] = page.data[-1].id
