@@ -47,12 +47,13 @@ async def test_record_histories(
 ) -> None:
     await store.control("webhooks/pause")
     await store.purchase(await store.account())
-    for workflow_run, arg, path in (
-        (ReplayWorkflow.run, ReplayInput(), REPLAY_HISTORY),
-        (CleanupWorkflow.run, CleanupInput(), CLEANUP_HISTORY),
-    ):
+    runs: list[tuple[str, Any, Path]] = [
+        ("ReplayWorkflow", ReplayInput(), REPLAY_HISTORY),
+        ("CleanupWorkflow", CleanupInput(), CLEANUP_HISTORY),
+    ]
+    for workflow_name, arg, path in runs:
         handle = await temporal_env.client.start_workflow(
-            workflow_run,  # type: ignore[arg-type]
+            workflow_name,
             arg,
             id=f"history-{path.stem}-{uuid.uuid4()}",
             task_queue=settings.temporal_task_queue,
