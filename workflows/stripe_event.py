@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from billing.constants import (
@@ -62,7 +62,7 @@ class StripeEventWorkflow:
                 start_to_close_timeout=DB_TIMEOUT,
                 retry_policy=RETRY,
             )
-        except ActivityError as err:
+        except FailureError as err:  # local activities fail with the cause itself
             await self._give_up(data, err)
         if not claim.proceed:
             return StripeEventResult(event_id=data.event_id, outcome="skipped")
@@ -77,7 +77,7 @@ class StripeEventWorkflow:
                 start_to_close_timeout=APPLY_TIMEOUT,
                 retry_policy=RETRY,
             )
-        except ActivityError as err:
+        except FailureError as err:  # local activities fail with the cause itself
             await self._give_up(data, err)
         self._upsert(
             applied.stripe_customer_id, applied.stripe_subscription_id, applied.workspace_id
@@ -105,11 +105,10 @@ class StripeEventWorkflow:
         if updates:
             workflow.upsert_search_attributes(updates)
 
-    async def _give_up(self, data: StripeEventInput, err: ActivityError) -> NoReturn:
-        cause = err.cause
+    async def _give_up(self, data: StripeEventInput, err: FailureError) -> NoReturn:
+        cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-        message = str(cause) if cause is not None else str(err)
-        error = f"{kind}: {message}"
+        error = f"{kind}: {cause}"
         await workflow.execute_local_activity(
             ACTIVITY_FAIL_EVENT,
             FailEventInput(event_id=data.event_id, event_type=data.event_type, error=error),

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 import pytest_asyncio
@@ -127,15 +127,19 @@ class Shop:
         return await self.control(f"subscriptions/{subscription_id}/invoice", {"paid": paid})
 
     async def events(self, **params: Any) -> list[dict[str, Any]]:
-        """Every event of the emulator's account, oldest first (Events API, paginated)."""
+        """Every event of the emulator's account, oldest first, as raw JSON (Events API)."""
         found: list[dict[str, Any]] = []
         query: dict[str, Any] = {"limit": 100, **params}
-        while True:
-            page = await self.stripe.v1.events.list_async(cast(Any, query))
-            found.extend(e.to_dict() for e in page.data)
-            if not page.has_more:
-                break
-            query["starting_after"] = page.data[-1].id
+        headers = {"Authorization": "Bearer sk_test_webhook_tests"}
+        async with httpx.AsyncClient(base_url=self.emulator_url, timeout=10) as http:
+            while True:
+                response = await http.get("/v1/events", params=query, headers=headers)
+                response.raise_for_status()
+                page = response.json()
+                found.extend(page["data"])
+                if not page["has_more"]:
+                    break
+                query["starting_after"] = page["data"][-1]["id"]
         return list(reversed(found))
 
     async def settled(self, workspace_id: uuid.UUID, timeout: float = 20.0) -> None:
