@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -189,8 +190,7 @@ async def test_an_older_event_is_counted_and_the_fresh_state_wins(
     for event in (updated, created):
         response = await http.post(WEBHOOK, content=signed(event)[0], headers=signed(event)[1])
         assert response.status_code == 200
-        await eventually(lambda e=event: ledger_row(shop, e["id"]),
-                         lambda r: r.status == "completed")
+        await eventually(partial(ledger_row, shop, event["id"]), lambda r: r.status == "completed")
     assert counted() == before + 1
     state = await workspace_state(shop.sessions, buyer.workspace_id)
     [row] = [r for r in state["rows"] if r["stripe_subscription_id"] == sub_id]
