@@ -53,22 +53,26 @@ WRITE_CURSOR = text(
         updated_at = now()
     """
 )
-INSERT_EVENT = text(
+# One statement per chunk: the rows travel as one JSON array, unknown ids come back.
+INSERT_EVENTS = text(
     """
     INSERT INTO stripe_webhook_events
         (id, type, payload, status, attempts, source, stripe_created_at, workspace_id,
          stripe_object_id, received_at)
-    VALUES (:id, :type, CAST(:payload AS jsonb), 'pending', 0, 'events_api', :created,
-            :workspace_id, :object_id, now())
+    SELECT r.id, r.type, r.payload, 'pending', 0, 'events_api', to_timestamp(r.created),
+           CAST(r.workspace_id AS uuid), r.object_id, now()
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        id text, type text, payload jsonb, created bigint, workspace_id text, object_id text)
+    ORDER BY r.created
     ON CONFLICT (id) DO NOTHING
     RETURNING id
     """
 )
 
 
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+def _uuid_text(value: str | None) -> str | None:
     try:
-        return uuid.UUID(value) if value else None
+        return str(uuid.UUID(value)) if value else None
     except ValueError:
         return None
 
@@ -78,9 +82,9 @@ def _row(event: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": event["id"],
         "type": event["type"],
-        "payload": json.dumps(event),
-        "created": datetime.fromtimestamp(event["created"], UTC),
-        "workspace_id": _uuid_or_none(hints.workspace_id),
+        "payload": event,
+        "created": event["created"],
+        "workspace_id": _uuid_text(hints.workspace_id),
         "object_id": hints.object_id,
     }
 
@@ -144,12 +148,11 @@ class EventsReconcileActivities:
         result = EventsReconcileResult(listed=len(events))
         for start in range(0, len(events), CHUNK):
             chunk = events[start : start + CHUNK]
-            inserted: set[str] = set()
             async with transaction(self._deps.sessions) as session:
-                for event in chunk:
-                    row = (await session.execute(INSERT_EVENT, _row(event))).scalar()
-                    if row is not None:
-                        inserted.add(row)
+                stored = await session.execute(
+                    INSERT_EVENTS, {"rows": json.dumps([_row(e) for e in chunk])}
+                )
+                inserted = set(stored.scalars())
             fresh = [(e["id"], e["type"], "pending") for e in chunk if e["id"] in inserted]
             dispatched = await dispatch_events(
                 activity.client(), settings.temporal_task_queue, fresh
