@@ -55,7 +55,11 @@ def failure_answer(exc: WorkflowFailureError) -> ApiError:
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type in ANSWERED_TYPES:
         return ApiError(ANSWERED_TYPES[cause.type], cause.type, cause.message)
-    logger.error("workflow failed without a defined answer: %s", type(cause).__name__)
+    logger.error(
+        "workflow failed without a defined answer: %s %s",
+        type(cause).__name__,
+        getattr(cause, "type", None),
+    )
     return billing_unavailable()
 
 

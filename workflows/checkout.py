@@ -12,10 +12,11 @@ API answers as they are; a failed execution may be re-run with the same key.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PLAN_NOT_AVAILABLE,
         STRIPE_CHECKOUT_SESSION_FAILED,
         STRIPE_CUSTOMER_MISSING,
+        STRIPE_PORTAL_SESSION_FAILED,
         STRIPE_PRICE_STALE,
         STRIPE_REQUEST_REFUSED,
         STRIPE_UNAVAILABLE,
@@ -70,8 +72,23 @@ SYNC_TIMEOUT = timedelta(seconds=30)
 CHECKOUT_EXECUTION_TIMEOUT = timedelta(seconds=60)
 
 
-def failure_type(err: ActivityError) -> str | None:
-    cause = err.cause
+WORKSPACE_NOT_FOUND = "WORKSPACE_NOT_FOUND"
+ANSWER_CODES = (
+    SUBSCRIPTION_ALREADY_ACTIVE,
+    PLAN_NOT_AVAILABLE,
+    STRIPE_CHECKOUT_SESSION_FAILED,
+    STRIPE_PORTAL_SESSION_FAILED,
+    WORKSPACE_NOT_FOUND,
+)
+
+
+def _root(err: BaseException) -> BaseException | None:
+    # A local activity that gave up surfaces as ActivityError or as its bare cause.
+    return err.cause if isinstance(err, ActivityError) else err
+
+
+def failure_type(err: BaseException) -> str | None:
+    cause = _root(err)
     return cause.type if isinstance(cause, ApplicationError) else None
 
 
@@ -79,14 +96,24 @@ def answer(code: str, message: str) -> ApplicationError:
     return ApplicationError(message, type=code, non_retryable=True)
 
 
-def as_answer(err: ActivityError, failed_code: str) -> BaseException:
-    """The workflow failure the API answers for an activity that gave up."""
+def as_answer(err: FailureError, failed_code: str) -> BaseException:
+    """The workflow failure the API answers for `err`; `err` itself when it is one already."""
     kind = failure_type(err)
-    if kind in STRIPE_FAILURES or isinstance(err.cause, TimeoutError):
+    if kind in ANSWER_CODES:
+        return err
+    if kind in STRIPE_FAILURES or isinstance(_root(err), TimeoutError):
         return answer(failed_code, f"stripe refused or failed the request ({kind or 'timeout'})")
     if kind == WORKSPACE_GONE:
-        return answer("WORKSPACE_NOT_FOUND", "no such workspace")
+        return answer(WORKSPACE_NOT_FOUND, "no such workspace")
     return err
+
+
+def fail_as_answer(err: FailureError, failed_code: str) -> NoReturn:
+    """Re-raise `err` as the answer the API gives for it."""
+    mapped = as_answer(err, failed_code)
+    if mapped is err:
+        raise err
+    raise mapped from err
 
 
 async def ensure_customer(
@@ -114,8 +141,8 @@ class CheckoutWorkflow:
         workflow.upsert_search_attributes([SA_WORKSPACE_ID.value_set(data.workspace_id)])
         try:
             return await self._checkout(data)
-        except ActivityError as err:
-            raise as_answer(err, STRIPE_CHECKOUT_SESSION_FAILED) from err
+        except FailureError as err:
+            fail_as_answer(err, STRIPE_CHECKOUT_SESSION_FAILED)
 
     async def _checkout(self, data: CheckoutInput) -> CheckoutResult:
         validated = await ensure_customer(data.workspace_id, data.idempotency_key)
@@ -154,7 +181,7 @@ class CheckoutWorkflow:
                     retry_policy=STRIPE_RETRY,
                 )
                 break
-            except ActivityError as err:
+            except FailureError as err:
                 kind = failure_type(err)
                 if kind == STRIPE_CUSTOMER_MISSING and not customer_retried:
                     customer_retried = True

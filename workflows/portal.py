@@ -7,7 +7,7 @@ session; a session refused for a missing customer remaps the customer and retrie
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.portal import PortalActivities
@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.checkout import (
         STEP_TIMEOUT,
         STRIPE_RETRY,
-        as_answer,
         ensure_customer,
+        fail_as_answer,
         failure_type,
     )
 
@@ -36,14 +36,14 @@ class PortalWorkflow:
         workflow.upsert_search_attributes([SA_WORKSPACE_ID.value_set(data.workspace_id)])
         try:
             return await self._portal(data)
-        except ActivityError as err:
-            raise as_answer(err, STRIPE_PORTAL_SESSION_FAILED) from err
+        except FailureError as err:
+            fail_as_answer(err, STRIPE_PORTAL_SESSION_FAILED)
 
     async def _portal(self, data: PortalInput) -> PortalResult:
         customer = (await ensure_customer(data.workspace_id, data.request_id)).stripe_customer_id
         try:
             session = await self._create(customer)
-        except ActivityError as err:
+        except FailureError as err:
             if failure_type(err) != STRIPE_CUSTOMER_MISSING:
                 raise
             remapped = await ensure_customer(

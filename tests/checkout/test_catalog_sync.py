@@ -158,7 +158,9 @@ async def test_sync_route_is_absent_without_a_configured_token(
 ) -> None:
     from api.main import create_app
 
-    settings = make_settings(database_url, "127.0.0.1:1", "unused", stripe_internal_admin_token=token)
+    settings = make_settings(
+        database_url, "127.0.0.1:1", "unused", stripe_internal_admin_token=token
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
