@@ -110,12 +110,15 @@ def get_config(ctx: Ctx) -> Obj:
 
 
 def set_config(ctx: Ctx) -> Obj:
+    changes = ctx.json()
+    names = set(ctx.emu.config.public())
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise StripeError(400, f"Unknown config keys: {', '.join(unknown)}")
     try:
-        unknown = ctx.emu.configure(ctx.json())
+        ctx.emu.configure(changes)
     except ValueError as exc:
         raise StripeError(400, str(exc)) from None
-    if unknown:
-        raise StripeError(400, f"Unknown config keys: {', '.join(sorted(unknown))}")
     return ctx.emu.config.public()
 
 

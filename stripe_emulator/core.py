@@ -10,6 +10,7 @@ from .api_faults import ApiFaults
 from .config import EmulatorConfig
 from .idempotency import IdempotencyStore
 from .store import Obj, Store, snapshot
+from .webhook_faults import DeliveryFaults
 from .webhooks import WebhookDispatcher
 from .wire import now, rand_token
 
@@ -54,6 +55,11 @@ class Emulator:
         self.webhooks.configure_faults(self.config.delivery_faults)
 
     def configure(self, changes: dict[str, Any]) -> list[str]:
+        """Apply settings; invalid fault specs raise ValueError before anything changes."""
+        if "api_faults" in changes:
+            ApiFaults().configure(list(changes["api_faults"] or []))
+        if "delivery_faults" in changes:
+            DeliveryFaults(dict(changes["delivery_faults"] or {}))
         unknown = self.config.update(changes)
         if "api_faults" in changes:
             self.api_faults.configure(self.config.api_faults)

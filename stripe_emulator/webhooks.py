@@ -34,6 +34,7 @@ class Job:
     attempt: int
     generation: int
     faults_done: bool = False
+    tag: str | None = None  # the fault that shaped this delivery, for the log
 
 
 class WebhookDispatcher:
@@ -173,10 +174,12 @@ class WebhookDispatcher:
                 self._record(event, job, None, "dropped by fault injection", 0.0, "drop")
                 return
             if "delay" in faults:
+                job.tag = "delay"
                 self._later(self.faults.delay_seconds, job)
                 return
             if "reorder" in faults and self._held is None:
                 # Held back until the next event went out (or the window closes).
+                job.tag = "reorder"
                 self._held = job
                 self._release_held_after(self.faults.reorder_window)
                 return
@@ -225,7 +228,7 @@ class WebhookDispatcher:
         if job.generation != self.generation:
             return
         ok = status is not None and 200 <= status < 300
-        self._record(event, job, status, error, time.monotonic() - started, fault)
+        self._record(event, job, status, error, time.monotonic() - started, fault or job.tag)
         if ok:
             event["pending_webhooks"] = 0
         elif fault is None and job.attempt < int(self.emu.config.max_delivery_attempts):

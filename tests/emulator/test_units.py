@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stripe_emulator.objects import add_interval
+from stripe_emulator.schema_check import errors
 from stripe_emulator.webhooks import sign
 from stripe_emulator.wire import decode_form
 
@@ -36,3 +37,12 @@ def test_signature_matches_stripe_scheme() -> None:
     header = sign("{}", "whsec_x", timestamp=1700000000)
     expected = hmac.new(b"whsec_x", b"1700000000.{}", hashlib.sha256).hexdigest()
     assert header == f"t=1700000000,v1={expected}"
+
+
+def test_strict_validation_catches_bad_objects() -> None:
+    assert errors({"id": "cus_1", "object": "customer", "livemode": False})  # no created
+    assert errors({"id": "cus_1", "object": "customer", "created": "x", "livemode": False})
+    assert errors(
+        {"id": "cus_1", "object": "customer", "created": 1, "livemode": False, "bogus": 1}
+    )
+    assert not errors({"id": "cus_1", "object": "customer", "created": 1, "livemode": False})
