@@ -35,6 +35,7 @@ from temporalio import activity
 
 from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
+from activities.stripe_gateway import shared_gateway
 from billing.constants import INTERVALS, SELF_SERVE_PLANS
 from billing.db import transaction
 from models.catalog import PlanVariant
@@ -200,6 +201,7 @@ class CatalogActivities:
         self._settings = deps.settings
         self._sessions = deps.sessions
         self._stripe = deps.stripe
+        self._limiter = shared_gateway(deps).bucket  # the worker's one Stripe rate limiter
 
     @activity.defn(name="catalog.sync")
     async def sync_catalog(self, data: CatalogSyncInput) -> CatalogSyncSummary:
@@ -240,6 +242,7 @@ class CatalogActivities:
             }
             if cursor:
                 params["starting_after"] = cursor
+            await self._limiter.acquire()
             try:
                 page = await self._stripe.v1.prices.list_async(params)
             except stripe.StripeError as exc:

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
+from activities.stripe_gateway import shared_gateway
 from billing.constants import ENTITLED_STATUSES, FREE_PLAN
 from billing.db import transaction
 from models.catalog import PlanVariant
@@ -55,6 +56,7 @@ class CheckoutActivities:
         self._settings = deps.settings
         self._sessions = deps.sessions
         self._stripe = deps.stripe
+        self._limiter = shared_gateway(deps).bucket  # the worker's one Stripe rate limiter
 
     @activity.defn(name="checkout.load_context")
     async def load_context(self, data: CheckoutContextInput) -> CheckoutContextResult:
@@ -98,6 +100,7 @@ class CheckoutActivities:
             "success_url": success_url(self._settings.checkout_success_url),
             "cancel_url": self._settings.checkout_cancel_url,
         }
+        await self._limiter.acquire()
         try:
             session = await self._stripe.v1.checkout.sessions.create_async(
                 params, options={"idempotency_key": stripe_checkout_key(data)}

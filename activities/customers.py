@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
+from activities.stripe_gateway import shared_gateway
 from billing.db import transaction
 from models.checkout_payloads import EnsureCustomerInput, EnsureCustomerResult
 from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
@@ -49,6 +50,8 @@ class CustomerActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._sessions = deps.sessions
         self._stripe = deps.stripe
+        # The worker's one Stripe rate limiter, shared with the webhook activities.
+        self._limiter = shared_gateway(deps).bucket
 
     @activity.defn(name="customers.ensure")
     async def ensure_customer(self, data: EnsureCustomerInput) -> EnsureCustomerResult:
@@ -67,6 +70,7 @@ class CustomerActivities:
 
     async def _problem(self, customer_id: str) -> str | None:
         """None when Stripe has this customer live, else why it is unusable."""
+        await self._limiter.acquire()
         try:
             customer = await self._stripe.v1.customers.retrieve_async(customer_id)
         except stripe.InvalidRequestError as exc:
@@ -163,6 +167,7 @@ class CustomerActivities:
         }
         if workspace.name:
             params["name"] = workspace.name
+        await self._limiter.acquire()
         try:
             customer = await self._stripe.v1.customers.create_async(
                 params, options={"idempotency_key": key}

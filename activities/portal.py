@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
+from activities.stripe_gateway import shared_gateway
 from models.checkout_payloads import (
     STRIPE_REQUEST_REFUSED,
     CreatePortalSessionInput,
@@ -22,6 +23,7 @@ class PortalActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._settings = deps.settings
         self._stripe = deps.stripe
+        self._limiter = shared_gateway(deps).bucket  # the worker's one Stripe rate limiter
 
     @activity.defn(name="portal.create_session")
     async def create_session(self, data: CreatePortalSessionInput) -> PortalSessionCreated:
@@ -31,6 +33,7 @@ class PortalActivities:
         }
         if self._settings.stripe_billing_portal_configuration_id:
             params["configuration"] = self._settings.stripe_billing_portal_configuration_id
+        await self._limiter.acquire()
         try:
             # No idempotency key: a portal session is a short-lived link, and a retry that
             # makes a second one harms nothing.
