@@ -133,6 +133,7 @@ def complete_checkout(emu: Emulator, session: Obj, outcome: str, req: ReqInfo = 
     session.update(
         status="complete",
         payment_status="paid" if paid else "unpaid",
+        url=None,  # Stripe only shows the hosted URL while the session is open
         customer=customer_id,
         subscription=sub["id"],
         customer_details={

@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 import stripe
-from conftest import SEED_ENV, price_for
+from emu_support import SEED_ENV, price_for
 
 from stripe_emulator.testing import EmulatorServer, free_port
 

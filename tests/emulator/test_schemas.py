@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SEED_ENV
+from emu_support import SEED_ENV
 
 from stripe_emulator.schema_check import errors
 from stripe_emulator.testing import EmulatorServer

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import stripe
-from conftest import WEBHOOK_SECRET, WebhookSink, price_for
+from emu_support import WEBHOOK_SECRET, WebhookSink, price_for
 
 from stripe_emulator.testing import EmulatorServer
 
