@@ -54,15 +54,16 @@ async def test_record_histories(
     await handle.result()
     COMPLETED.write_text((await handle.fetch_history()).to_json())
 
-    missing = {
-        "id": f"evt_record_{uuid.uuid4().hex[:12]}", "type": "customer.subscription.updated",
+    missing_id = f"evt_record_{uuid.uuid4().hex[:12]}"
+    missing: dict[str, Any] = {
+        "id": missing_id, "type": "customer.subscription.updated",
         "created": int(time.time()),
         "data": {"object": {"id": "sub_does_not_exist", "object": "subscription"}},
     }
     async with httpx.AsyncClient(base_url=live_api) as http:
         body, headers = signed(missing)
         assert (await http.post("/api/v1/stripe/webhook", content=body, headers=headers)).is_success
-    handle = temporal_env.client.get_workflow_handle(event_workflow_id(missing["id"]))
+    handle = temporal_env.client.get_workflow_handle(event_workflow_id(missing_id))
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     FAILED.write_text((await handle.fetch_history()).to_json())
