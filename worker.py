@@ -16,9 +16,10 @@ from activities.registry import build_activities
 from billing.config import Settings, get_settings
 from billing.db import create_db_engine, session_factory
 from billing.logging import configure_logging, register_secret
+from billing.metrics import ScheduledRunMetrics, serve_worker_metrics
 from billing.schedules import ensure_schedules
 from billing.stripe_client import create_stripe_client
-from billing.temporal_client import connect_temporal
+from billing.temporal_client import connect_temporal, runtime_with_prometheus
 from workflows.registry import WORKFLOWS
 
 logger = logging.getLogger("billing.worker")
@@ -41,6 +42,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
         workflows=WORKFLOWS,
         activities=build_activities(deps),
         workflow_runner=workflow_runner(),
+        interceptors=[ScheduledRunMetrics()],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 
@@ -53,8 +55,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         settings.stripe_internal_admin_token,
     ):
         register_secret(secret)
+    metrics = serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    sdk_metrics = settings.temporal_sdk_metrics_address
     engine = create_db_engine(settings.database_url)
-    client = await connect_temporal(settings)
+    client = await connect_temporal(
+        settings, runtime=runtime_with_prometheus(sdk_metrics) if sdk_metrics else None
+    )
     deps = ActivityDeps(
         settings=settings, sessions=session_factory(engine), stripe=create_stripe_client(settings)
     )
@@ -67,6 +73,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             logger.info("worker shutting down: finishing in-flight tasks")
     finally:
         await engine.dispose()
+        if metrics is not None:
+            metrics.shutdown()
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from activities.workspace_resolution import (
     workspace_from_rows,
     workspaces_of_customer,
 )
+from billing.metrics import observe_checkout_finalized
 from models.event_payloads import (
     WORKSPACE_NOT_RESOLVED,
     AppliedState,
@@ -201,11 +202,15 @@ async def _confirm_checkout_row(
         text(
             "UPDATE checkout_sessions SET status = 'confirmed', stripe_subscription_id = :s, "
             "stripe_customer_id = COALESCE(:c, stripe_customer_id), "
-            "finalized_at = COALESCE(finalized_at, now()) WHERE id = :id RETURNING id"
+            "finalized_at = COALESCE(finalized_at, now()) WHERE id = :id "
+            "RETURNING id, created_at, finalized_at, finalized_at = now() AS finalized_now"
         ),
         values,
     )
-    if updated.first() is not None or plan_slug is None:
+    confirmed = updated.first()
+    if confirmed is not None and confirmed.finalized_now:
+        observe_checkout_finalized(confirmed.created_at, confirmed.finalized_at)
+    if confirmed is not None or plan_slug is None:
         return
     await session.execute(
         text(

@@ -7,6 +7,7 @@ from typing import Any
 
 from activities.catalog import CatalogActivities
 from activities.checkout import CheckoutActivities
+from activities.checkout_reconcile import CheckoutReconcileActivities
 from activities.cleanup import CleanupActivities
 from activities.customers import CustomerActivities
 from activities.deps import ActivityDeps
@@ -32,6 +33,7 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
     reconcile = ReconcileActivities(deps)
     grace = GraceActivities(deps)
     cleanup = CleanupActivities(deps)
+    checkout_reconcile = CheckoutReconcileActivities(deps)
     return [
         customers.ensure_customer,
         checkout.load_context,
@@ -49,4 +51,5 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
         reconcile.reconcile_objects,
         grace.downgrade_batch,
         cleanup.delete_batch,
+        checkout_reconcile.reconcile_session,
     ]

@@ -18,6 +18,7 @@ from activities.event_handlers import HANDLERS, EventContext
 from activities.event_metrics import WEBHOOKS_FAILED, WEBHOOKS_PROCESSED
 from activities.stripe_gateway import shared_gateway
 from billing.db import transaction
+from billing.metrics import observe_event_applied
 from models.event_payloads import (
     ACTIVITY_APPLY_EVENT,
     ACTIVITY_CLAIM_EVENT,
@@ -96,7 +97,8 @@ class StripeEventActivities:
                 applied = await handler(ctx)
             await session.execute(
                 text(
-                    "UPDATE stripe_webhook_events SET status = 'completed', processed_at = now(), "
+                    "UPDATE stripe_webhook_events SET status = 'completed', "
+                    "processed_at = clock_timestamp(), "
                     "last_error = NULL, processing_started_at = NULL, "
                     "workspace_id = COALESCE(CAST(:w AS uuid), workspace_id), "
                     "stripe_object_id = COALESCE(:o, stripe_object_id) WHERE id = :id"
@@ -108,6 +110,7 @@ class StripeEventActivities:
                 },
             )
         WEBHOOKS_PROCESSED.labels(data.event_type).inc()
+        observe_event_applied(data.event_type, data.hints.created)
         return applied
 
     @activity.defn(name=ACTIVITY_FAIL_EVENT)

@@ -8,7 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import billing_status, catalog, checkout, health, portal, webhook
+from api.request_context import RequestLogContext
+from api.routes import (
+    billing_status,
+    catalog,
+    checkout,
+    checkout_status,
+    health,
+    portal,
+    trace,
+    webhook,
+)
 from billing.config import Settings, get_settings
 from billing.db import create_db_engine, session_factory
 from billing.logging import register_secret
@@ -47,10 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestLogContext)
     app.include_router(health.router)
     app.include_router(billing_status.router)
     app.include_router(checkout.router)
     app.include_router(portal.router)
     app.include_router(catalog.router)
     app.include_router(webhook.router)
+    app.include_router(checkout_status.router)
+    app.include_router(trace.router)
     return app

@@ -91,6 +91,20 @@ def _schedules(args: argparse.Namespace) -> int:
     return asyncio.run(schedules_command(get_settings(), sys.stdout, trigger=args.trigger))
 
 
+def _trace(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from billing.trace import WorkspaceNotFound, trace_command
+
+    try:
+        output = asyncio.run(trace_command(get_settings(), uuid.UUID(args.workspace), args.json))
+    except (ValueError, WorkspaceNotFound):
+        sys.stderr.write(f"billing: no such workspace: {args.workspace}\n")
+        return 1
+    sys.stdout.write(output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     schedules = commands.add_parser("schedules", help="list the Temporal Schedules, or run one")
     schedules.add_argument("--trigger", metavar="SCHEDULE_ID", help="run this schedule now")
     schedules.set_defaults(handler=_schedules)
+    trace = commands.add_parser("trace", help="a workspace's purchases as one timeline (support)")
+    trace.add_argument("--workspace", required=True, help="workspace id (UUID)")
+    trace.add_argument("--json", action="store_true", help="JSON instead of text")
+    trace.set_defaults(handler=_trace)
     return parser
 
 

@@ -63,10 +63,18 @@ class Settings(BaseSettings):
 
     # Operations.
     checkout_pending_reconcile_seconds: int = Field(default=30, ge=0)
+    # The worker's own /metrics (prometheus_client) and the Temporal SDK's worker metrics.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    temporal_sdk_metrics_address: str | None = None  # host:port
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("stripe_internal_admin_token", "stripe_billing_portal_configuration_id")
+    @field_validator(
+        "stripe_internal_admin_token",
+        "stripe_billing_portal_configuration_id",
+        "temporal_sdk_metrics_address",
+    )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workflows.catalog_sync import CatalogSyncWorkflow
 from workflows.checkout import CheckoutWorkflow
+from workflows.checkout_reconcile import CheckoutReconcileWorkflow
 from workflows.cleanup import CleanupWorkflow
 from workflows.grace import GraceDowngradeWorkflow
 from workflows.portal import PortalWorkflow
@@ -12,3 +13,4 @@ from workflows.stripe_event import StripeEventWorkflow
 
 WORKFLOWS: list[type] = [CheckoutWorkflow, PortalWorkflow, CatalogSyncWorkflow, StripeEventWorkflow]
 WORKFLOWS += [ReplayWorkflow, GraceDowngradeWorkflow, CleanupWorkflow]
+WORKFLOWS += [CheckoutReconcileWorkflow]

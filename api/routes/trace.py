@@ -1,0 +1,43 @@
+"""`GET /api/v1/stripe/workspaces/{workspace_id}/trace`: support's purchase timeline (admin)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+
+from api.deps import SessionMakerDep, SettingsDep, TemporalDep
+from api.errors import ApiError
+from api.routes.catalog import require_admin
+from billing.trace import WorkspaceNotFound, build_trace
+from models.trace_payloads import WorkspaceTrace
+
+router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["support"])
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "WORKSPACE_NOT_FOUND", "no such workspace")
+
+
+@router.get(
+    "/{workspace_id}/trace",
+    response_model=WorkspaceTrace,
+    summary="Timeline of a workspace's purchases, from checkout to the final plan",
+)
+async def workspace_trace(
+    workspace_id: str,
+    settings: SettingsDep,
+    sessions: SessionMakerDep,
+    temporal: TemporalDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> WorkspaceTrace:
+    require_admin(authorization, settings.stripe_internal_admin_token)
+    try:
+        workspace = uuid.UUID(workspace_id)
+    except ValueError:
+        raise _not_found() from None
+    try:
+        return await build_trace(sessions, temporal, settings, workspace)
+    except WorkspaceNotFound:
+        raise _not_found() from None
