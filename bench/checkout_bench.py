@@ -1,0 +1,332 @@
+"""Checkout route latency (new keys, cached replays) next to a bare workflow on the same server.
+
+Self-contained: its own in-memory Temporal dev server, a fresh database, the Stripe emulator
+and the API (uvicorn, real HTTP) as child processes, as in production, and a worker built as
+`billing worker` builds it, in this process.
+The bare workflow runs the same number of local activities (4, doing nothing) as
+CheckoutWorkflow, started and awaited through the client: the floor the route stands on.
+Run: `.venv/bin/python -m bench.checkout_bench [--requests 200] [--concurrency 10]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.deps import ActivityDeps
+from bench.checkout_baseline import FourLocalActivitiesWorkflow, noop
+from billing import migrate
+from billing.config import Settings
+from billing.constants import SEARCH_ATTRIBUTES
+from billing.db import create_db_engine, session_factory
+from billing.postgres import (
+    drop_database,
+    ensure_database,
+    start_embedded,
+    tcp_reachable,
+    with_database,
+)
+from billing.stripe_client import create_stripe_client
+from billing.temporal_client import DATA_CONVERTER
+from billing.tokens import mint_token
+from stripe_emulator.testing import free_port
+from worker import build_worker, workflow_runner
+
+log = logging.getLogger("checkout_bench")
+SECRET = "whsec_bench_secret"
+JWT_SECRET = "bench-" + "x" * 40
+ADMIN_TOKEN = "bench-admin-token"
+
+
+@asynccontextmanager
+async def database() -> AsyncIterator[str]:
+    """A fresh, migrated database on the local PostgreSQL (or an embedded one)."""
+    server = None
+    if tcp_reachable("127.0.0.1", 5432):
+        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    else:
+        server, admin = start_embedded(Path(tempfile.mkdtemp()) / "pg", ephemeral=True)
+    name = f"billing_bench_{uuid.uuid4().hex[:10]}"
+    ensure_database(admin, name)
+    url = with_database(admin, name)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        drop_database(admin, name)
+        if server is not None:
+            server.cleanup()
+
+
+ENV_NAMES = (
+    "billing_env", "database_url", "auth_jwt_secret", "stripe_secret_key",
+    "stripe_webhook_signing_secret", "checkout_success_url", "checkout_cancel_url",
+    "billing_portal_return_url", "contact_sales_url", "temporal_address",
+    "temporal_task_queue", "stripe_api_base", "stripe_catalog_env",
+    "stripe_internal_admin_token", "stripe_max_requests_per_second", "log_json",
+)
+
+
+async def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@asynccontextmanager
+async def process(args: list[str], ready_url: str, env: dict[str, str] | None = None
+                  ) -> AsyncIterator[None]:
+    """A child process (its own core, as in production), stopped by its own pid at the end."""
+    child = subprocess.Popen(args, env={**os.environ, **(env or {})})
+    try:
+        await wait_http(ready_url, child)
+        yield
+    finally:
+        child.terminate()
+        child.wait(timeout=20)
+
+
+@asynccontextmanager
+async def emulator_process() -> AsyncIterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "stripe_emulator", "--port", str(port),
+            "--webhook-secret", SECRET, "--seed-catalog", "bench"]
+    async with process(args, f"{url}/_emulator/health"):
+        yield url
+
+
+@asynccontextmanager
+async def api_process(settings: Settings) -> AsyncIterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {name.upper(): str(getattr(settings, name)) for name in ENV_NAMES}
+    args = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            "--no-access-log"]
+    async with process(args, f"{url}/healthz", env):
+        yield url
+
+
+def bench_settings(database_url: str, temporal: str, emulator_url: str) -> Settings:
+    return Settings.model_validate(
+        {
+            "billing_env": "test",
+            "database_url": database_url,
+            "auth_jwt_secret": JWT_SECRET,
+            "stripe_secret_key": "sk_test_emulator",
+            "stripe_webhook_signing_secret": SECRET,
+            "checkout_success_url": "http://app.test/ok?session_id={CHECKOUT_SESSION_ID}",
+            "checkout_cancel_url": "http://app.test/cancel",
+            "billing_portal_return_url": "http://app.test/billing",
+            "contact_sales_url": "http://app.test/sales",
+            "temporal_address": temporal,
+            "temporal_task_queue": "billing-bench",
+            "stripe_api_base": emulator_url,
+            "stripe_catalog_env": "bench",
+            "stripe_internal_admin_token": ADMIN_TOKEN,
+            # The emulator has no rate limit; real Stripe test mode allows 25/s.
+            "stripe_max_requests_per_second": 1000,
+            "log_json": False,
+        }
+    )
+
+
+def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1),
+        "per_s": round(len(ordered) / elapsed, 1),
+    }
+
+
+async def measure(
+    name: str, total: int, concurrency: int, call: Callable[[int], Awaitable[None]]
+) -> dict[str, float]:
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def lane() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            await call(i)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    figures = summarize(latencies, time.perf_counter() - started)
+    log.info("%-28s c=%-3d %s", name, concurrency, figures)
+    return figures
+
+
+async def owners(database_url: str, count: int) -> list[tuple[uuid.UUID, dict[str, str]]]:
+    engine = create_db_engine(database_url)
+    workspaces = [(uuid.uuid4(), uuid.uuid4()) for _ in range(count)]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO workspaces (id, name) VALUES (:w, 'bench')"),
+                [{"w": w} for w, _ in workspaces],
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO workspace_members (workspace_id, user_id, role) "
+                    "VALUES (:w, :u, 'owner')"
+                ),
+                [{"w": w, "u": u} for w, u in workspaces],
+            )
+    finally:
+        await engine.dispose()
+    return [
+        (w, {"Authorization": f"Bearer {mint_token(JWT_SECRET, u)}"}) for w, u in workspaces
+    ]
+
+
+async def bare_workflows(client: Client, total: int, concurrency: int) -> dict[str, Any]:
+    queue = "bench-bare"
+    async with Worker(
+        client, task_queue=queue, workflows=[FourLocalActivitiesWorkflow],
+        activities=[noop], workflow_runner=workflow_runner(),
+    ):
+
+        async def one(i: int) -> None:
+            await client.execute_workflow(
+                FourLocalActivitiesWorkflow.run, i, id=f"bare-{uuid.uuid4()}", task_queue=queue
+            )
+
+        await measure("bare warm-up", 20, 1, one)
+        return {
+            "sequential": await measure("bare 4-local-activity wf", total, 1, one),
+            "concurrent": await measure("bare 4-local-activity wf", total, concurrency, one),
+        }
+
+
+async def run(requests: int, concurrency: int) -> dict[str, Any]:
+    async with (
+        database() as database_url,
+        emulator_process() as emulator_url,
+        await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+            search_attributes=SEARCH_ATTRIBUTES,
+            data_converter=DATA_CONVERTER,
+            dev_server_log_level="error",
+        ) as env,
+    ):
+        settings = bench_settings(
+            database_url, env.client.service_client.config.target_host, emulator_url
+        )
+        engine = create_db_engine(database_url, pool_size=20)
+        deps = ActivityDeps(
+            settings=settings, sessions=session_factory(engine),
+            stripe=create_stripe_client(settings),
+        )
+        # Two rounds of new keys (sequential, concurrent), each on its own workspaces.
+        accounts = await owners(database_url, 2 * requests)
+        keys: list[tuple[uuid.UUID, dict[str, str], str]] = []
+        try:
+            async with (
+                build_worker(env.client, settings, deps),
+                api_process(settings) as api,
+                httpx.AsyncClient(base_url=api, timeout=30) as http,
+            ):
+                sync = await http.post(
+                    "/api/v1/stripe/catalog/sync",
+                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                )
+                sync.raise_for_status()
+
+                async def checkout(workspace_id: uuid.UUID, headers: dict[str, str],
+                                   key: str) -> None:
+                    response = await http.post(
+                        f"/api/v1/stripe/workspaces/{workspace_id}/checkout-session",
+                        json={"plan_slug": "pro", "interval": "monthly"},
+                        headers={**headers, "Idempotency-Key": key},
+                    )
+                    if response.status_code != 200:
+                        raise RuntimeError(f"checkout answered {response.status_code}")
+
+                async def new_key(i: int, offset: int) -> None:
+                    workspace_id, headers = accounts[offset + i]
+                    key = str(uuid.uuid4())
+                    await checkout(workspace_id, headers, key)
+                    keys.append((workspace_id, headers, key))
+
+                async def replay(i: int) -> None:
+                    await checkout(*keys[i % len(keys)])
+
+                await measure("checkout warm-up", 10, 1, lambda i: new_key(i, 0))
+                checkouts = {
+                    "new_key_sequential": await measure(
+                        "checkout, new key", requests - 10, 1, lambda i: new_key(i, 10)
+                    ),
+                    "new_key_concurrent": await measure(
+                        "checkout, new key", requests, concurrency,
+                        lambda i: new_key(i, requests),
+                    ),
+                    "cached_sequential": await measure("checkout, cached replay", requests, 1,
+                                                       replay),
+                    "cached_concurrent": await measure(
+                        "checkout, cached replay", requests, concurrency, replay
+                    ),
+                }
+            bare = await bare_workflows(env.client, requests, concurrency)
+        finally:
+            await engine.dispose()
+    seq, conc = checkouts["new_key_sequential"], checkouts["new_key_concurrent"]
+    return {
+        "server": "temporal dev server (in memory), API and emulator processes, 2 cores",
+        "checkout": checkouts,
+        "bare_workflow_4_local_activities": bare,
+        "ratios": {
+            "new_key_p50_vs_bare_p50": round(seq["p50_ms"] / bare["sequential"]["p50_ms"], 2),
+            "cached_p50_vs_new_key_p50": round(
+                checkouts["cached_sequential"]["p50_ms"] / seq["p50_ms"], 2
+            ),
+            "new_key_rate_vs_bare_rate": round(conc["per_s"] / bare["concurrent"]["per_s"], 2),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=150)
+    parser.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("temporalio", "stripe", "httpx", "billing", "uvicorn", "api", "activities"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    figures = asyncio.run(run(args.requests, args.concurrency))
+    sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
