@@ -173,7 +173,11 @@ class EmulatorApp:
             return _unrecognized(method, path)
         raw = query
         if method != "GET" and body:
-            raw = f"{query}&{body.decode('utf-8', 'replace')}" if query else body.decode()
+            raw = (
+                f"{query}&{body.decode('utf-8', 'replace')}"
+                if query
+                else body.decode("utf-8", "replace")
+            )
         params = decode_form(raw)
         idem_key = headers.get("idempotency-key") if method == "POST" else None
         ctx = Ctx(
