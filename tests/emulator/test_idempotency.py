@@ -86,7 +86,7 @@ async def test_in_flight_key_is_409(
 ) -> None:
     await emu.configure(
         api_faults=[
-            {"path": "/v1/customers", "method": "POST", "mode": "slow", "count": 1, "delay": 0.4}
+            {"path": "/v1/customers", "method": "POST", "mode": "slow", "count": 1, "delay": 0.5}
         ]
     )
     key = str(uuid.uuid4())
@@ -94,7 +94,9 @@ async def test_in_flight_key_is_409(
         slow = asyncio.create_task(
             h.post("/v1/customers", data={"name": "n"}, headers={"Idempotency-Key": key})
         )
-        await asyncio.sleep(0.1)
+        # Wait until the first request is inside the (slowed) endpoint, holding the key.
+        while (await emu.state())["api_faults_fired"] == 0:
+            await asyncio.sleep(0.01)
         busy = await h.post("/v1/customers", data={"name": "n"}, headers={"Idempotency-Key": key})
         first = await slow
     assert busy.status_code == 409
