@@ -113,4 +113,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         activity.logger.activity_info_on_message = False
     # Request lines of the HTTP client carry URLs with object ids only; keep them quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Its DEBUG lines dump whole activations and results (customer and session payloads).
+    logging.getLogger("temporalio.worker").setLevel(logging.INFO)
     logging.getLogger("stripe").setLevel(logging.WARNING)

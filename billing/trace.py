@@ -218,15 +218,17 @@ async def _database_steps(
         )
     ).all():
         error = f"; error: {_short(event.last_error)}" if event.last_error else ""
+        took = _seconds(event.received_at, event.processed_at)
+        done = f", applied {took}s after receipt" if event.status == "completed" else ""
         steps.add(
             event.received_at, "stripe_event",
             f"stripe event {event.type} {event.id}: {event.status} "
-            f"(attempts {event.attempts}, via {event.source}){error}",
+            f"(attempts {event.attempts}, via {event.source}{done}){error}",
             event_id=event.id, type=event.type, status=event.status, attempts=event.attempts,
             last_error=_short(event.last_error), source=event.source,
             object_id=event.stripe_object_id, stripe_created_at=event.stripe_created_at,
             processed_at=event.processed_at,
-            processing_seconds=_seconds(event.received_at, event.processed_at),
+            processing_seconds=took,
             delivery_delay_seconds=_seconds(event.stripe_created_at, event.received_at),
         )
     return found[0], customers, sessions
