@@ -97,12 +97,17 @@ def _trace(args: argparse.Namespace) -> int:
     from billing.trace import WorkspaceNotFound, trace_command
 
     try:
-        output = asyncio.run(trace_command(get_settings(), uuid.UUID(args.workspace), args.json))
-    except (ValueError, WorkspaceNotFound):
-        sys.stderr.write(f"billing: no such workspace: {args.workspace}\n")
-        return 1
-    sys.stdout.write(output)
-    return 0
+        workspace_id = uuid.UUID(args.workspace)
+    except ValueError:
+        workspace_id = None
+    try:
+        if workspace_id is not None:
+            sys.stdout.write(asyncio.run(trace_command(get_settings(), workspace_id, args.json)))
+            return 0
+    except WorkspaceNotFound:
+        pass
+    sys.stderr.write(f"billing: no such workspace: {args.workspace}\n")
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

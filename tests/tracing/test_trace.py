@@ -6,7 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+from sqlalchemy import text
+
+from billing import cli
+from billing.config import Settings, get_settings
 from billing.constants import HANDLED_EVENT_TYPES as HANDLED
+from billing.db import create_sync_engine
 from billing.trace import trace_command
 from tests.conftest import ADMIN_TOKEN
 from tests.tracing.conftest import System, eventually
@@ -124,3 +130,29 @@ async def test_trace_shows_stale_customer_recovery_and_failed_payment_in_order(
     }
     confirmed = next(s for s in trace["steps"] if s["kind"] == "checkout_confirmed")
     assert confirmed["since_checkout_seconds"] > 0
+
+
+def test_billing_trace_command(
+    database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    workspace_id = uuid.uuid4()
+    engine = create_sync_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO workspaces (id, name) VALUES (:id, 'Trace Co')"), {"id": workspace_id}
+        )
+    engine.dispose()
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            monkeypatch.setenv(name.upper(), str(value))
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["trace", "--workspace", str(workspace_id)]) == 0
+        printed = capsys.readouterr().out
+        assert f"workspace {workspace_id} (Trace Co): plan free" in printed
+        assert "current plan: free" in printed
+        assert cli.main(["trace", "--workspace", str(uuid.uuid4())]) == 1
+        assert "no such workspace" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
