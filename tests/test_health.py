@@ -9,8 +9,8 @@ import httpx
 
 from api.main import create_app
 from billing.config import Settings
-from billing.processes import free_port
 from billing.postgres import with_database
+from billing.processes import free_port
 
 
 @asynccontextmanager

@@ -58,7 +58,9 @@ def test_invalid_value_names_the_variable(env: pytest.MonkeyPatch) -> None:
 def test_production_refuses_placeholder_secret(env: pytest.MonkeyPatch) -> None:
     env.setenv("BILLING_ENV", "production")
     env.setenv("STRIPE_WEBHOOK_SIGNING_SECRET", "whsec_changeme")
-    with pytest.raises(SettingsError, match="STRIPE_WEBHOOK_SIGNING_SECRET looks like a placeholder"):
+    with pytest.raises(
+        SettingsError, match="STRIPE_WEBHOOK_SIGNING_SECRET looks like a placeholder"
+    ):
         load_settings()
 
 
