@@ -148,7 +148,11 @@ async def handle_checkout_completed(ctx: EventContext) -> AppliedState:
     checkout = await ctx.gateway.retrieve_checkout_session(session_id)
     customer_id = _id(checkout.get("customer"))
     subscription_id = _id(checkout.get("subscription"))
-    await link_customer(ctx.session, workspace_id, customer_id)
+    if customer_id:
+        # Never re-link a customer whose deletion may already have been applied.
+        customer = await ctx.gateway.retrieve_customer(customer_id)
+        if customer is not None and not customer.get("deleted"):
+            await link_customer(ctx.session, workspace_id, customer_id)
     applied = AppliedState(workspace_id=str(workspace_id), stripe_customer_id=customer_id)
     plan_slug, interval, price_id = _session_plan(checkout)
     if subscription_id:

@@ -1,0 +1,181 @@
+"""Processes, settings and a light HTTP/1.1 client for the webhook benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from billing import migrate
+from billing.config import Settings
+from billing.postgres import (
+    drop_database,
+    ensure_database,
+    start_embedded,
+    tcp_reachable,
+    with_database,
+)
+from billing.processes import free_port
+
+SECRET = "whsec_bench_webhooks"
+
+
+@asynccontextmanager
+async def database() -> AsyncIterator[str]:
+    """A fresh, migrated database on the local PostgreSQL (or an embedded one)."""
+    server = None
+    if tcp_reachable("127.0.0.1", 5432):
+        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    else:
+        server, admin = start_embedded(Path(tempfile.mkdtemp()) / "pg", ephemeral=True)
+    name = f"billing_whbench_{uuid.uuid4().hex[:10]}"
+    ensure_database(admin, name)
+    url = with_database(admin, name)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        drop_database(admin, name)
+        if server is not None:
+            server.cleanup()
+
+
+def bench_settings(database_url: str, temporal: str, emulator_url: str) -> Settings:
+    return Settings.model_validate(
+        {
+            "billing_env": "test",
+            "database_url": database_url,
+            "auth_jwt_secret": "bench-" + "x" * 40,
+            "stripe_secret_key": "sk_test_emulator",
+            "stripe_webhook_signing_secret": SECRET,
+            "checkout_success_url": "http://app.test/ok",
+            "checkout_cancel_url": "http://app.test/cancel",
+            "billing_portal_return_url": "http://app.test/billing",
+            "contact_sales_url": "http://app.test/sales",
+            "temporal_address": temporal,
+            "temporal_task_queue": "billing-webhook-bench",
+            "stripe_api_base": emulator_url,
+            "stripe_catalog_env": "bench",
+            # The emulator has no rate limit; real Stripe allows 25/s (test) or 100/s (live).
+            "stripe_max_requests_per_second": 1000,
+            "stripe_catalog_sync_enabled": False,
+            "log_json": False,
+            "log_level": "WARNING",
+        }
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    return {name.upper(): str(getattr(settings, name)) for name in settings.model_fields_set}
+
+
+async def wait_http(url: str, child: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(600):
+            if child.poll() is not None:
+                raise RuntimeError(f"{child.args!r} exited with {child.returncode}")
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@asynccontextmanager
+async def server_process(
+    args: list[str], ready_path: str | None, env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """A child process on a free port (`{port}` in args), stopped by its own pid."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tempfile.NamedTemporaryFile(prefix="webhook-bench-", suffix=".log", delete=False)
+    child = subprocess.Popen(
+        [a.replace("{port}", str(port)) for a in args], env={**os.environ, **(env or {})},
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        if ready_path is not None:
+            await wait_http(url + ready_path, child)
+        yield url
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        log.close()
+
+
+@asynccontextmanager
+async def emulator_process() -> AsyncIterator[str]:
+    args = [sys.executable, "-m", "stripe_emulator", "--port", "{port}",
+            "--webhook-secret", SECRET, "--seed-catalog", "bench"]
+    async with server_process(args, "/_emulator/health") as url:
+        yield url
+
+
+class RawHttp:
+    """Keep-alive HTTP/1.1 over asyncio streams: costs the load generator almost nothing."""
+
+    def __init__(self, base_url: str, connections: int) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.idle: asyncio.LifoQueue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            asyncio.LifoQueue()
+        )
+        self.opened = 0
+        self.limit = connections
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.idle.empty() and self.opened < self.limit:
+            self.opened += 1
+            return await asyncio.open_connection(self.host, self.port)
+        return await self.idle.get()
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        try:
+            return await self._post(await self._connection(), path, body, headers)
+        except (ConnectionError, IndexError, asyncio.IncompleteReadError):
+            # The server closed an idle keep-alive connection: once more on a fresh one.
+            return await self._post(
+                await asyncio.open_connection(self.host, self.port), path, body, headers
+            )
+
+    async def _post(
+        self,
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> tuple[int, bytes]:
+        reader, writer = connection
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+            f"{head}\r\n".encode() + body
+        )
+        status_line = await reader.readline()
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        payload = await reader.readexactly(length)
+        self.idle.put_nowait((reader, writer))
+        return int(status_line.split()[1]), payload
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            _, writer = self.idle.get_nowait()
+            writer.close()
