@@ -9,6 +9,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from billing.config import Settings
 from billing.constants import (
     SA_STRIPE_CHECKOUT_SESSION_ID,
     SA_STRIPE_CUSTOMER_ID,
@@ -77,9 +78,18 @@ async def test_checkout_happy_path_over_real_http(
     assert attributes.get(SA_STRIPE_CHECKOUT_SESSION_ID) == body["id"]
 
 
-async def test_second_checkout_validates_the_existing_customer(billing: Billing) -> None:
+async def test_second_checkout_validates_the_existing_customer(
+    billing: Billing, settings: Settings
+) -> None:
+    # A configured success URL without the placeholder gets it appended (API and worker
+    # share these settings).
+    settings.checkout_success_url = "http://app.test/done?from=billing"
     workspace_id, user_id = await billing.workspace(role="admin")
     first = await billing.checkout(workspace_id, user_id, uuid.uuid4())
+    session = await billing.stripe.v1.checkout.sessions.retrieve_async(first.json()["id"])
+    assert session.success_url == (
+        "http://app.test/done?from=billing&session_id={CHECKOUT_SESSION_ID}"
+    )
     second = await billing.checkout(workspace_id, user_id, uuid.uuid4(), body={
         "plan_slug": "pro", "interval": "yearly"})
     assert first.status_code == second.status_code == 200, second.text
