@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from activities.deps import ActivityDeps
 from activities.stripe_gateway import shared_gateway
 from activities.subscription_state import (
+    GRACE_EXPIRED_STATUS,
     apply_subscription,
     ensure_free_subscription,
     invoice_is_failing,
@@ -28,10 +29,6 @@ from activities.subscription_state import (
 )
 from activities.workspace_resolution import resolve_subscription_workspace
 from billing.db import transaction
-
-# Local status of a subscription whose grace ran out while Stripe still retries the invoice:
-# Stripe's own name for "retries exhausted, not entitled" (seed 002 §7: free tier ensured).
-GRACE_EXPIRED_STATUS = "unpaid"
 
 
 @dataclass(frozen=True)

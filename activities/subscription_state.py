@@ -45,6 +45,9 @@ STATUS_MAP: dict[str, tuple[str, bool]] = {
     "incomplete_expired": ("incomplete_expired", False),  # terminal; free tier ensured
     "incomplete": ("incomplete", False),  # payment pending; free tier ensured meanwhile
 }
+# Our status for a subscription Stripe still calls past_due after our grace ran out unpaid:
+# Stripe's own name for "retries exhausted, not entitled" (seed 002 §7: free tier ensured).
+GRACE_EXPIRED_STATUS = "unpaid"
 STRIPE_INTERVALS = {"month": "monthly", "year": "yearly"}
 _ENTITLED_SQL = "('active', 'trialing', 'past_due')"
 assert set(ENTITLED_STATUSES) == {s for s, (_, ok) in STATUS_MAP.items() if ok}
@@ -95,8 +98,7 @@ async def resolve_plan(session: AsyncSession, price: dict[str, Any]) -> PlanRef:
     row = (
         await session.execute(
             text(
-                "SELECT plan_slug, interval, grants FROM plan_variants "
-                "WHERE stripe_price_id = :p"
+                "SELECT plan_slug, interval, grants FROM plan_variants WHERE stripe_price_id = :p"
             ),
             {"p": price.get("id")},
         )
@@ -147,8 +149,9 @@ async def apply_subscription(
     existing = (
         await session.execute(
             text(
-                "SELECT id, status, last_event_created FROM subscriptions "
-                "WHERE stripe_subscription_id = :s"
+                "SELECT id, status, last_event_created, "
+                "grace_period_end IS NOT NULL AND grace_period_end <= now() AS grace_expired "
+                "FROM subscriptions WHERE stripe_subscription_id = :s"
             ),
             {"s": sub["id"]},
         )
@@ -159,6 +162,10 @@ async def apply_subscription(
         and event_created is not None
         and event_created < existing.last_event_created
     )
+    if sub["status"] == "past_due" and existing is not None and existing.grace_expired:
+        # The grace ran out unpaid: a later event that still says past_due must not hand the
+        # paid plan back; only a paid invoice (which clears the grace) does.
+        status, entitled = GRACE_EXPIRED_STATUS, False
     if out_of_order:
         WEBHOOKS_OUT_OF_ORDER.labels(event_type).inc()
         logger.info(
@@ -302,9 +309,7 @@ async def ensure_free_subscription(session: AsyncSession, workspace_id: uuid.UUI
     """When no row of the workspace is entitled, its free row (plan `free`, status `active`,
     no Stripe ids) becomes the entitled one: reactivated if it exists, else inserted."""
     entitled = await session.execute(
-        text(
-            f"SELECT 1 FROM subscriptions WHERE workspace_id = :w AND status IN {_ENTITLED_SQL}"
-        ),
+        text(f"SELECT 1 FROM subscriptions WHERE workspace_id = :w AND status IN {_ENTITLED_SQL}"),
         {"w": workspace_id},
     )
     if entitled.first() is not None:
@@ -429,8 +434,11 @@ async def set_grace_from_invoice(
             "THEN COALESCE(grace_period_end, CAST(:grace_end AS timestamptz)) ELSE NULL END, "
             "updated_at = now() WHERE stripe_subscription_id = :s RETURNING grace_period_end"
         ),
-        {"failing": invoice_is_failing(latest_invoice), "grace_end": grace_end,
-         "s": stripe_subscription_id},
+        {
+            "failing": invoice_is_failing(latest_invoice),
+            "grace_end": grace_end,
+            "s": stripe_subscription_id,
+        },
     )
     value: datetime | None = result.scalar_one_or_none()
     return value

@@ -81,6 +81,41 @@ async def test_invoice_failure_opens_grace_and_payment_closes_it(
     assert row["status"] == "active" and row["grace_period_end"] is None
 
 
+async def test_expired_grace_is_not_undone_by_a_later_past_due_event(
+    shop: Shop, live_api: str, billing_worker: Any
+) -> None:
+    from sqlalchemy import text
+
+    buyer = await shop.buyer()
+    _, sub_id = await shop.checkout(buyer, "pro", "monthly")
+    await shop.invoice(sub_id, paid=False)
+    await shop.settled(buyer.workspace_id)
+    async with shop.sessions() as session, session.begin():
+        # The grace ran out (days pass): what the hourly grace job leaves behind.
+        await session.execute(
+            text(
+                "UPDATE subscriptions SET grace_period_end = now() - interval '1 hour' "
+                "WHERE stripe_subscription_id = :s"
+            ),
+            {"s": sub_id},
+        )
+    # Stripe still says past_due; any later event about it must not re-entitle.
+    await shop.update(sub_id, cancel_at_period_end=True)
+    await shop.settled(buyer.workspace_id)
+    state = await workspace_state(shop.sessions, buyer.workspace_id)
+    [row] = [r for r in state["rows"] if r["stripe_subscription_id"] == sub_id]
+    assert row["status"] == "unpaid" and row["cancel_at_period_end"] is True
+    assert state["plan"] == "free" and state["entitled"] == ["free"]
+
+    # Only a paid invoice ends it: the grace clears and the plan comes back.
+    await shop.invoice(sub_id, paid=True)
+    await shop.settled(buyer.workspace_id)
+    state = await workspace_state(shop.sessions, buyer.workspace_id)
+    [row] = [r for r in state["rows"] if r["stripe_subscription_id"] == sub_id]
+    assert row["status"] == "active" and row["grace_period_end"] is None
+    assert state["plan"] == "pro"
+
+
 async def test_plan_change_replaces_items_and_grants(
     shop: Shop, live_api: str, billing_worker: Any
 ) -> None:
