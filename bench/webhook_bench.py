@@ -306,7 +306,7 @@ async def run(workspaces: int, deliveries: int) -> dict[str, Any]:
         }
         async with (
             server_process([sys.executable, "-m", "uvicorn", "api.main:create_app",
-                            "--factory", "--host", "127.0.0.1", "--port", "{port}",
+                            "--factory", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2",
                             "--log-level", "warning", "--no-access-log"],
                            "/healthz", env_vars) as api_url,
         ):

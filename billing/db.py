@@ -29,7 +29,8 @@ def create_db_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         sqlalchemy_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout on the webhook hot path; a dropped
+        # connection is invalidated on its first error and the caller retries (Stripe, Temporal).
         pool_recycle=1800,
     )
 

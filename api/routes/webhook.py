@@ -130,8 +130,10 @@ async def store_event(engine: AsyncEngine, event: dict[str, Any], body: bytes) -
         "object_id": obj.get("id") if isinstance(obj, dict) else None,
     }
     try:
-        async with engine.begin() as connection:
-            row = (await connection.execute(STORE_EVENT, params)).first()
+        # One atomic statement: autocommit spares the BEGIN/COMMIT round trips.
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            row = (await autocommit.execute(STORE_EVENT, params)).first()
     except Exception as exc:  # any DB failure: not durable, so Stripe must retry
         logger.warning("webhook %s not stored: %s: %s", event["id"], type(exc).__name__, exc)
         raise ApiError(503, "BILLING_UNAVAILABLE", "event could not be stored; retry") from None
