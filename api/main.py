@@ -19,6 +19,7 @@ from api.routes import (
     trace,
     webhook,
 )
+from api.started_events import RecentlyStarted
 from billing.config import Settings, get_settings
 from billing.db import create_db_engine, session_factory
 from billing.logging import register_secret
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Lazy: the API starts (and answers 503) even while Temporal is still coming up.
         app.state.temporal = await connect_temporal(app_settings, lazy=True, retry=API_RETRY)
         app.state.stripe = create_stripe_client(app_settings)
+        app.state.started_events = RecentlyStarted()
         try:
             yield
         finally:

@@ -29,6 +29,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.event_metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_IGNORED, WEBHOOKS_RECEIVED
 from api.errors import ApiError
+from api.started_events import RecentlyStarted
 from billing.config import Settings
 from billing.constants import HANDLED_EVENT_TYPES, SA_STRIPE_EVENT_TYPE, event_workflow_id
 from models.event_payloads import StripeEventInput
@@ -143,7 +144,9 @@ async def store_event(engine: AsyncEngine, event: dict[str, Any], body: bytes) -
     return str(row.status), bool(row.inserted)
 
 
-async def start_event_workflow(client: Client, settings: Settings, event: dict[str, Any]) -> None:
+async def start_event_workflow(
+    client: Client, settings: Settings, event: dict[str, Any], started: RecentlyStarted
+) -> None:
     """Start `stripe-event:{id}`: joins a running one; re-runs a failed one; never a
     completed one (ALLOW_DUPLICATE_FAILED_ONLY + USE_EXISTING)."""
     try:
@@ -159,10 +162,11 @@ async def start_event_workflow(client: Client, settings: Settings, event: dict[s
             ),
         )
     except WorkflowAlreadyStartedError:
-        return  # completed earlier: the ledger row is (about to be) completed too
+        pass  # completed earlier: the ledger row is (about to be) completed too
     except Exception as exc:  # Temporal unreachable: the row stays pending for replay
         logger.warning("workflow for %s not started: %s", event["id"], type(exc).__name__)
         raise ApiError(503, "BILLING_UNAVAILABLE", "event stored but not started; retry") from None
+    started.add(event["id"])
 
 
 @router.post("/api/v1/stripe/webhook")
@@ -183,6 +187,9 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         WEBHOOKS_DUPLICATE.labels(event_type).inc()
     if status == "ignored" and inserted:
         WEBHOOKS_IGNORED.labels(event_type).inc()
-    if status not in FINAL_STATUSES:
-        await start_event_workflow(request.app.state.temporal, settings, event)
+    started: RecentlyStarted = request.app.state.started_events
+    # A redelivery of an event this process started is already in Temporal's hands; a
+    # failed one is always started again so that it re-runs.
+    if status not in FINAL_STATUSES and (status == "failed" or event["id"] not in started):
+        await start_event_workflow(request.app.state.temporal, settings, event, started)
     return JSONResponse({"received": True, "duplicate": not inserted})

@@ -19,7 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from billing.config import Settings
 from billing.constants import event_workflow_id
-from tests.webhook.conftest import Shop, eventually, fetch_all, signed, workspace_state
+from tests.support import eventually, fetch_all
+from tests.webhook.conftest import Shop, signed, workspace_state
 
 WEBHOOK = "/api/v1/stripe/webhook"
 
@@ -31,8 +32,7 @@ def fake_event(event_type: str = "customer.subscription.updated", **obj: Any) ->
         "object": "event",
         "type": event_type,
         "created": int(time.time()),
-        "data": {"object": {"id": f"sub_missing_{event_id[-6:]}", "object": "subscription",
-                            **obj}},
+        "data": {"object": {"id": f"sub_missing_{event_id[-6:]}", "object": "subscription", **obj}},
     }
 
 
@@ -59,12 +59,20 @@ async def test_bad_input_gets_its_defined_answer_and_is_not_stored(
     body, headers = signed(event)
     cases: list[tuple[str, bytes, dict[str, str], int, str]] = [
         ("wrong secret", *signed(event, secret="whsec_other"), 400, "INVALID_SIGNATURE"),
-        ("stale timestamp", *signed(event, timestamp=int(time.time()) - 301), 400,
-         "INVALID_SIGNATURE"),
-        ("missing header", body, {"Content-Type": "application/json"}, 400,
-         "INVALID_SIGNATURE"),
-        ("tampered body", body.replace(b"customer.", b"customer_"), headers, 400,
-         "INVALID_SIGNATURE"),
+        (
+            "stale timestamp",
+            *signed(event, timestamp=int(time.time()) - 301),
+            400,
+            "INVALID_SIGNATURE",
+        ),
+        ("missing header", body, {"Content-Type": "application/json"}, 400, "INVALID_SIGNATURE"),
+        (
+            "tampered body",
+            body.replace(b"customer.", b"customer_"),
+            headers,
+            400,
+            "INVALID_SIGNATURE",
+        ),
         ("1 MiB body", *signed(b"{" + b" " * (1 << 20) + b"}"), 413, "PAYLOAD_TOO_LARGE"),
         ("not JSON", *signed(b"this is not json"), 400, "INVALID_PAYLOAD"),
         ("no id", *signed({"type": "invoice.paid", "data": {}}), 400, "INVALID_PAYLOAD"),
@@ -82,7 +90,7 @@ async def test_bad_input_gets_its_defined_answer_and_is_not_stored(
 
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(big), 64 * 1024):
-            yield big[start:start + 64 * 1024]
+            yield big[start : start + 64 * 1024]
 
     response = await http.post(WEBHOOK, content=chunks(), headers=big_headers)
     assert response.status_code == 413
@@ -128,8 +136,11 @@ async def test_transient_stripe_errors_are_retried_to_completion(
     buyer = await shop.buyer()
     await shop.control(
         "config",
-        {"api_faults": [{"path": "/v1/subscriptions/*", "method": "GET", "mode": "500",
-                         "count": 2}]},
+        {
+            "api_faults": [
+                {"path": "/v1/subscriptions/*", "method": "GET", "mode": "500", "count": 2}
+            ]
+        },
     )
     await shop.checkout(buyer, "pro", "monthly")
     await shop.settled(buyer.workspace_id, timeout=30)
@@ -159,8 +170,9 @@ async def test_duplicates_of_completed_events_never_touch_temporal(
             assert response.json() == {"received": True, "duplicate": True}
             # A new handled event cannot be started: 503 so Stripe retries, row kept for replay.
             fresh = fake_event()
-            response = await client.post(WEBHOOK, content=signed(fresh)[0],
-                                         headers=signed(fresh)[1])
+            response = await client.post(
+                WEBHOOK, content=signed(fresh)[0], headers=signed(fresh)[1]
+            )
             assert response.status_code == 503
     row = await ledger_row(shop, created["id"])
     assert (row.status, row.attempts) == ("completed", 1)
@@ -195,3 +207,55 @@ async def test_an_older_event_is_counted_and_the_fresh_state_wins(
     state = await workspace_state(shop.sessions, buyer.workspace_id)
     [row] = [r for r in state["rows"] if r["stripe_subscription_id"] == sub_id]
     assert row["status"] == "past_due" and state["plan"] == "pro"
+
+
+async def test_redelivery_of_a_started_event_skips_temporal_unless_it_failed(
+    shop: Shop, settings: Settings, temporal_env: WorkflowEnvironment
+) -> None:
+    from temporalio.client import Client
+
+    from billing.temporal_client import DATA_CONVERTER
+
+    app = create_app(settings)  # no worker runs: started workflows stay pending
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            event = fake_event()
+            body, headers = signed(event)
+            first = await client.post(WEBHOOK, content=body, headers=headers)
+            assert first.json() == {"received": True, "duplicate": False}
+            handle = temporal_env.client.get_workflow_handle(event_workflow_id(event["id"]))
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+            # From now on any Temporal call of this API fails: a redelivery must not make one.
+            app.state.temporal = await Client.connect(
+                "127.0.0.1:9", lazy=True, data_converter=DATA_CONVERTER
+            )
+            again = await client.post(WEBHOOK, content=body, headers=headers)
+            assert again.status_code == 200
+            assert again.json() == {"received": True, "duplicate": True}
+
+            # A failed event is always started again, so that it re-runs (here: 503, retry).
+            async with shop.sessions() as session, session.begin():
+                from sqlalchemy import text
+
+                await session.execute(
+                    text("UPDATE stripe_webhook_events SET status = 'failed' WHERE id = :id"),
+                    {"id": event["id"]},
+                )
+            failed = await client.post(WEBHOOK, content=body, headers=headers)
+            assert failed.status_code == 503
+            await handle.terminate()
+
+
+def test_recently_started_forgets_after_ttl_and_capacity() -> None:
+    from api.started_events import RecentlyStarted
+
+    started = RecentlyStarted(capacity=2, ttl_seconds=60)
+    for event_id in ("evt_1", "evt_2", "evt_3"):
+        started.add(event_id)
+    assert "evt_1" not in started  # evicted: oldest first
+    assert "evt_2" in started and "evt_3" in started
+    expired = RecentlyStarted(ttl_seconds=-1)
+    expired.add("evt_4")
+    assert "evt_4" not in expired
