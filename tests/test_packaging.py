@@ -66,6 +66,10 @@ def test_token_command_mints_a_valid_token(monkeypatch: Any) -> None:
     user = uuid.uuid4()
     done = subprocess.run(
         [sys.executable, "-m", "billing.cli", "token", "--user", str(user)],
-        capture_output=True, text=True, env=env, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
     )
     assert user_id_from_token("s" * 40, done.stdout.strip()) == user

@@ -13,15 +13,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from tests.conftest import create_workspace
 
 TABLES = {
-    "workspaces", "workspace_members", "plan_variants", "subscriptions", "subscription_items",
-    "workspace_grants", "workspace_billing_customers", "workspace_billing_customer_events",
-    "stripe_webhook_events", "stripe_checkout_idempotency", "checkout_sessions",
-    "billing_cursors", "alembic_version",
+    "workspaces",
+    "workspace_members",
+    "plan_variants",
+    "subscriptions",
+    "subscription_items",
+    "workspace_grants",
+    "workspace_billing_customers",
+    "workspace_billing_customer_events",
+    "stripe_webhook_events",
+    "stripe_checkout_idempotency",
+    "checkout_sessions",
+    "billing_cursors",
+    "alembic_version",
 }
 
 
 async def _insert_subscription(
-    session: AsyncSession, workspace_id: uuid.UUID, status: str, plan: str = "pro",
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    status: str,
+    plan: str = "pro",
     stripe_id: str | None = None,
 ) -> None:
     await session.execute(
@@ -74,18 +86,34 @@ async def test_stripe_ids_and_mappings_are_unique(
     second, _ = await create_workspace(sessions)
     async with sessions() as session, session.begin():
         await session.execute(
-            text("INSERT INTO workspace_billing_customers (workspace_id, stripe_customer_id) "
-                 "VALUES (:w, 'cus_unique_1')"), {"w": first})
+            text(
+                "INSERT INTO workspace_billing_customers (workspace_id, stripe_customer_id) "
+                "VALUES (:w, 'cus_unique_1')"
+            ),
+            {"w": first},
+        )
         await session.execute(
-            text("INSERT INTO stripe_webhook_events (id, type, status, source) "
-                 "VALUES ('evt_unique_1', 'invoice.paid', 'pending', 'webhook')"))
+            text(
+                "INSERT INTO stripe_webhook_events (id, type, status, source) "
+                "VALUES ('evt_unique_1', 'invoice.paid', 'pending', 'webhook')"
+            )
+        )
     refused = [
-        ("INSERT INTO workspace_billing_customers (workspace_id, stripe_customer_id) "
-         "VALUES (:w, 'cus_unique_1')", {"w": second}),  # one workspace per customer
-        ("INSERT INTO workspace_billing_customers (workspace_id, stripe_customer_id) "
-         "VALUES (:w, 'cus_unique_2')", {"w": first}),  # one customer per workspace
-        ("INSERT INTO stripe_webhook_events (id, type, status, source) "
-         "VALUES ('evt_unique_1', 'invoice.paid', 'pending', 'webhook')", {}),
+        (
+            "INSERT INTO workspace_billing_customers (workspace_id, stripe_customer_id) "
+            "VALUES (:w, 'cus_unique_1')",
+            {"w": second},
+        ),  # one workspace per customer
+        (
+            "INSERT INTO workspace_billing_customers (workspace_id, stripe_customer_id) "
+            "VALUES (:w, 'cus_unique_2')",
+            {"w": first},
+        ),  # one customer per workspace
+        (
+            "INSERT INTO stripe_webhook_events (id, type, status, source) "
+            "VALUES ('evt_unique_1', 'invoice.paid', 'pending', 'webhook')",
+            {},
+        ),
     ]
     for statement, params in refused:
         async with sessions() as session:

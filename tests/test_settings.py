@@ -67,7 +67,9 @@ def test_production_refuses_placeholder_secret(env: pytest.MonkeyPatch) -> None:
 def test_cli_stops_with_one_line_naming_the_variable(env: pytest.MonkeyPatch) -> None:
     env.delenv("STRIPE_SECRET_KEY")
     done = subprocess.run(
-        [sys.executable, "-m", "billing.cli", "migrate"], capture_output=True, text=True,
+        [sys.executable, "-m", "billing.cli", "migrate"],
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert done.returncode == 2

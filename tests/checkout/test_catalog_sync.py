@@ -60,7 +60,10 @@ async def test_sync_seeds_variants_with_merged_grants(billing: Billing) -> None:
     assert summary["accepted"] == 4
     assert summary["skipped"] == 0
     assert set(summary["variants"]) == {
-        "pro:monthly:usd", "pro:yearly:usd", "business:monthly:usd", "business:yearly:usd"
+        "pro:monthly:usd",
+        "pro:yearly:usd",
+        "business:monthly:usd",
+        "business:yearly:usd",
     }
     pro = await variant(billing, "pro", "monthly")
     assert pro["stripe_price_id"] == summary["variants"]["pro:monthly:usd"]
@@ -103,15 +106,26 @@ async def test_new_price_with_transferred_key_replaces_the_old(billing: Billing)
 
 async def test_foreign_and_malformed_prices_are_skipped_with_reasons(billing: Billing) -> None:
     pro_before = (await variant(billing, "pro", "monthly"))["stripe_price_id"]
-    await new_price(billing.stripe, metadata={"plan_slug": "pro", "interval": "monthly",
-                                              "self_serve": "false"})
+    await new_price(
+        billing.stripe, metadata={"plan_slug": "pro", "interval": "monthly", "self_serve": "false"}
+    )
     await new_price(billing.stripe, lookup_key="formsandbox:prod:pro:monthly:usd")
-    await new_price(billing.stripe, metadata={"plan_slug": "enterprise", "interval": "monthly",
-                                              "self_serve": "true"})
-    await new_price(billing.stripe, metadata={"plan_slug": "pro", "interval": "monthly",
-                                              "self_serve": "true", "grants": "{not json"})
-    await new_price(billing.stripe, metadata={"plan_slug": "pro", "interval": "yearly",
-                                              "self_serve": "true"})  # billed monthly
+    await new_price(
+        billing.stripe,
+        metadata={"plan_slug": "enterprise", "interval": "monthly", "self_serve": "true"},
+    )
+    await new_price(
+        billing.stripe,
+        metadata={
+            "plan_slug": "pro",
+            "interval": "monthly",
+            "self_serve": "true",
+            "grants": "{not json",
+        },
+    )
+    await new_price(
+        billing.stripe, metadata={"plan_slug": "pro", "interval": "yearly", "self_serve": "true"}
+    )  # billed monthly
     summary = await billing.sync_catalog()
     assert summary["scanned"] == 9
     assert summary["accepted"] == 4

@@ -90,8 +90,9 @@ async def test_second_checkout_validates_the_existing_customer(
     assert session.success_url == (
         "http://app.test/done?from=billing&session_id={CHECKOUT_SESSION_ID}"
     )
-    second = await billing.checkout(workspace_id, user_id, uuid.uuid4(), body={
-        "plan_slug": "pro", "interval": "yearly"})
+    second = await billing.checkout(
+        workspace_id, user_id, uuid.uuid4(), body={"plan_slug": "pro", "interval": "yearly"}
+    )
     assert first.status_code == second.status_code == 200, second.text
     assert first.json()["id"] != second.json()["id"]
     assert await billing.created("customers") == 1
@@ -101,8 +102,11 @@ async def test_second_checkout_validates_the_existing_customer(
 
 @pytest.mark.parametrize(
     ("header", "code"),
-    [(None, "IDEMPOTENCY_KEY_REQUIRED"), ("", "IDEMPOTENCY_KEY_REQUIRED"),
-     ("not-a-uuid", "IDEMPOTENCY_KEY_INVALID")],
+    [
+        (None, "IDEMPOTENCY_KEY_REQUIRED"),
+        ("", "IDEMPOTENCY_KEY_REQUIRED"),
+        ("not-a-uuid", "IDEMPOTENCY_KEY_INVALID"),
+    ],
 )
 async def test_idempotency_key_is_required_and_a_uuid(
     billing: Billing, header: str | None, code: str
@@ -129,8 +133,12 @@ async def test_auth_answers(billing: Billing) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"plan_slug": "enterprise", "interval": "monthly"}, {"plan_slug": "pro", "interval": "weekly"},
-     {"plan_slug": "free", "interval": "monthly"}, {"plan_slug": "pro"}],
+    [
+        {"plan_slug": "enterprise", "interval": "monthly"},
+        {"plan_slug": "pro", "interval": "weekly"},
+        {"plan_slug": "free", "interval": "monthly"},
+        {"plan_slug": "pro"},
+    ],
 )
 async def test_unknown_plan_or_interval_is_not_available(
     billing: Billing, body: dict[str, Any]
@@ -152,8 +160,9 @@ async def test_paid_subscription_refuses_a_second_checkout(billing: Billing) -> 
     response = await billing.checkout(workspace_id, user_id, key)
     assert_error(response, 409, "SUBSCRIPTION_ALREADY_ACTIVE")
     # The same key answers the same while the facts are the same; no session was created.
-    assert_error(await billing.checkout(workspace_id, user_id, key), 409,
-                 "SUBSCRIPTION_ALREADY_ACTIVE")
+    assert_error(
+        await billing.checkout(workspace_id, user_id, key), 409, "SUBSCRIPTION_ALREADY_ACTIVE"
+    )
     assert await billing.created("checkout_sessions") == 0
     # A free row is entitled too, but it is no paid subscription.
     free_ws, free_user = await billing.workspace()

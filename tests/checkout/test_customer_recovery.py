@@ -28,8 +28,9 @@ async def test_silently_deleted_customer_is_replaced_under_concurrency(
     customers_before = await billing.created("customers")
 
     # Several checkouts at once, each with its own key: exactly one new customer.
-    bodies = [{"plan_slug": p, "interval": i} for p in ("pro", "business")
-              for i in ("monthly", "yearly")]
+    bodies = [
+        {"plan_slug": p, "interval": i} for p in ("pro", "business") for i in ("monthly", "yearly")
+    ]
     responses = await asyncio.gather(
         *(billing.checkout(workspace_id, user_id, uuid.uuid4(), body=b) for b in bodies)
     )
@@ -51,7 +52,7 @@ async def test_silently_deleted_customer_is_replaced_under_concurrency(
     recreated = audit[invalidated + 1]
     assert (recreated["old_stripe_customer_id"], recreated["new_stripe_customer_id"]) == (old, new)
     # The other requests validated the replacement rather than making their own.
-    assert kinds[invalidated + 2:] == ["validated"] * 3
+    assert kinds[invalidated + 2 :] == ["validated"] * 3
 
 
 async def test_session_refused_for_missing_customer_remaps_and_retries_once(
@@ -61,8 +62,17 @@ async def test_session_refused_for_missing_customer_remaps_and_retries_once(
     # Stripe is slow to create the session; the customer vanishes meanwhile.
     await billing.control(
         "config",
-        {"api_faults": [{"path": "/v1/checkout/sessions", "method": "POST", "mode": "slow",
-                         "count": 1, "delay": 1.5}]},
+        {
+            "api_faults": [
+                {
+                    "path": "/v1/checkout/sessions",
+                    "method": "POST",
+                    "mode": "slow",
+                    "count": 1,
+                    "delay": 1.5,
+                }
+            ]
+        },
     )
     pending = asyncio.create_task(billing.checkout(workspace_id, user_id, uuid.uuid4()))
     await poll(billing.faults_fired)
@@ -85,8 +95,17 @@ async def test_second_missing_customer_refusal_is_502(billing: Billing) -> None:
     workspace_id, user_id, old = await _checkout_once(billing)
     await billing.control(
         "config",
-        {"api_faults": [{"path": "/v1/checkout/sessions", "method": "POST", "mode": "slow",
-                         "count": 2, "delay": 1.5}]},
+        {
+            "api_faults": [
+                {
+                    "path": "/v1/checkout/sessions",
+                    "method": "POST",
+                    "mode": "slow",
+                    "count": 2,
+                    "delay": 1.5,
+                }
+            ]
+        },
     )
     key = uuid.uuid4()
     pending = asyncio.create_task(billing.checkout(workspace_id, user_id, key))

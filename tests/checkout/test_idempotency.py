@@ -54,11 +54,15 @@ async def test_key_bound_to_a_failed_attempt_still_refuses_another_payload(
         w=workspace_id,
     )
     key = uuid.uuid4()
-    assert_error(await billing.checkout(workspace_id, user_id, key), 409,
-                 "SUBSCRIPTION_ALREADY_ACTIVE")
+    assert_error(
+        await billing.checkout(workspace_id, user_id, key), 409, "SUBSCRIPTION_ALREADY_ACTIVE"
+    )
     other = {"plan_slug": "business", "interval": "yearly"}
-    assert_error(await billing.checkout(workspace_id, user_id, key, body=other), 422,
-                 "IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD")
+    assert_error(
+        await billing.checkout(workspace_id, user_id, key, body=other),
+        422,
+        "IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD",
+    )
 
 
 async def test_expired_key_is_refused(billing: Billing) -> None:
@@ -72,8 +76,11 @@ async def test_expired_key_is_refused(billing: Billing) -> None:
     )
     assert_error(await billing.checkout(workspace_id, user_id, key), 422, "IDEMPOTENCY_KEY_EXPIRED")
     other = {"plan_slug": "business", "interval": "monthly"}
-    assert_error(await billing.checkout(workspace_id, user_id, key, body=other), 422,
-                 "IDEMPOTENCY_KEY_EXPIRED")
+    assert_error(
+        await billing.checkout(workspace_id, user_id, key, body=other),
+        422,
+        "IDEMPOTENCY_KEY_EXPIRED",
+    )
     assert await billing.created("checkout_sessions") == 1
 
 
@@ -87,8 +94,9 @@ async def test_twenty_concurrent_duplicates_share_one_stripe_session(billing: Bi
     assert len({r.text for r in responses}) == 1
     assert await billing.created("checkout_sessions") == 1
     assert await billing.created("customers") == 1
-    rows = await billing.rows("SELECT id FROM checkout_sessions WHERE workspace_id = :w",
-                              w=workspace_id)
+    rows = await billing.rows(
+        "SELECT id FROM checkout_sessions WHERE workspace_id = :w", w=workspace_id
+    )
     assert [r["id"] for r in rows] == [responses[0].json()["id"]]
 
 
@@ -97,8 +105,11 @@ async def test_stripe_outage_is_502_and_the_same_key_can_retry(billing: Billing)
     key = uuid.uuid4()
     await billing.control(
         "config",
-        {"api_faults": [{"path": "/v1/checkout/sessions", "method": "POST", "mode": "500",
-                         "count": 100}]},
+        {
+            "api_faults": [
+                {"path": "/v1/checkout/sessions", "method": "POST", "mode": "500", "count": 100}
+            ]
+        },
     )
     response = await billing.checkout(workspace_id, user_id, key)
     assert_error(response, 502, "STRIPE_CHECKOUT_SESSION_FAILED")
@@ -114,8 +125,11 @@ async def test_rate_limited_stripe_is_retried_transparently(billing: Billing) ->
     workspace_id, user_id = await billing.workspace()
     await billing.control(
         "config",
-        {"api_faults": [{"path": "/v1/checkout/sessions", "method": "POST", "mode": "429",
-                         "count": 2}]},
+        {
+            "api_faults": [
+                {"path": "/v1/checkout/sessions", "method": "POST", "mode": "429", "count": 2}
+            ]
+        },
     )
     response = await billing.checkout(workspace_id, user_id, uuid.uuid4())
     assert response.status_code == 200, response.text

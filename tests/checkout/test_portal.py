@@ -71,16 +71,26 @@ async def test_portal_heals_a_stale_customer(billing: Billing, emulator_server: 
     assert new not in (None, old)
     assert (await portal_session(emulator_server, response.json()["url"]))["customer"] == new
     audit = await billing.audit(workspace_id)
-    assert [(e["event_type"], e["old_stripe_customer_id"], e["new_stripe_customer_id"])
-            for e in audit[-2:]] == [("invalidated", old, None), ("recreated", old, new)]
+    assert [
+        (e["event_type"], e["old_stripe_customer_id"], e["new_stripe_customer_id"])
+        for e in audit[-2:]
+    ] == [("invalidated", old, None), ("recreated", old, new)]
 
 
 async def test_portal_failure_is_502_and_auth_is_checked(billing: Billing) -> None:
     workspace_id, user_id = await billing.workspace()
     await billing.control(
         "config",
-        {"api_faults": [{"path": "/v1/billing_portal/sessions", "method": "POST",
-                         "mode": "500", "count": 100}]},
+        {
+            "api_faults": [
+                {
+                    "path": "/v1/billing_portal/sessions",
+                    "method": "POST",
+                    "mode": "500",
+                    "count": 100,
+                }
+            ]
+        },
     )
     assert_error(await billing.portal(workspace_id, user_id), 502, "STRIPE_PORTAL_SESSION_FAILED")
     await billing.control("config", {"api_faults": []})

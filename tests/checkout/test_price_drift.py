@@ -52,8 +52,9 @@ async def test_stale_price_refused_by_stripe_forces_one_sync(billing: Billing) -
     assert response.status_code == 200, response.text
     assert await session_price(billing, response.json()["id"]) == new
     assert await pro_monthly_variant(billing) == new
-    rows = await billing.rows("SELECT stripe_price_id FROM checkout_sessions WHERE id = :id",
-                              id=response.json()["id"])
+    rows = await billing.rows(
+        "SELECT stripe_price_id FROM checkout_sessions WHERE id = :id", id=response.json()["id"]
+    )
     assert rows == [{"stripe_price_id": new}]
 
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import pytest_asyncio
 import stripe
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
@@ -22,39 +18,12 @@ from temporalio.service import RPCError
 
 from billing.config import Settings
 from billing.schedules import job_specs
-from stripe_emulator.seed import catalog_ids, lookup_key
 from tests.conftest import create_workspace, emulator_control
+from tests.support import execute, price_id
+from tests.support import fetch_all as rows
 
 T = TypeVar("T")
 GRANTS = {"pro": {"seats": 5, "forms": 50}, "business": {"seats": 25, "forms": 100}}
-
-
-def price_id(plan: str, interval: str = "monthly") -> str:
-    return catalog_ids("test")[lookup_key("test", plan, interval)]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 30.0
-) -> T:
-    """Poll `probe` until `done(value)`; fail with the last value after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.05)
-
-
-async def rows(sessions: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> list[Any]:
-    async with sessions() as session:
-        return list((await session.execute(text(sql), params)).all())
-
-
-async def execute(sessions: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> None:
-    async with sessions() as session, session.begin():
-        await session.execute(text(sql), params)
 
 
 @dataclass

@@ -12,7 +12,8 @@ from temporalio.worker import Worker
 from billing.config import Settings
 from models.schedule_payloads import CleanupInput
 from tests.conftest import create_workspace
-from tests.schedules.conftest import execute, rows
+from tests.support import execute
+from tests.support import fetch_all as rows
 from workflows.cleanup import CleanupWorkflow
 
 

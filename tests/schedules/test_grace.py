@@ -19,17 +19,11 @@ from billing.config import Settings
 from billing.constants import HANDLED_EVENT_TYPES
 from billing.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import GraceInput, ReplayInput
-from tests.schedules.conftest import (
-    Account,
-    Store,
-    eventually,
-    execute,
-    plan_of,
-    rows,
-    subscription_row,
-)
+from tests.schedules.conftest import Account, Store, plan_of, subscription_row
 from tests.schedules.grace_clock import GraceClockWorkflow
 from tests.schedules.test_replay import run_replay
+from tests.support import eventually, execute
+from tests.support import fetch_all as rows
 from worker import workflow_runner
 from workflows.grace import GraceDowngradeWorkflow
 

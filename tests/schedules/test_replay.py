@@ -13,15 +13,9 @@ from billing.config import Settings
 from billing.constants import HANDLED_EVENT_TYPES, event_workflow_id
 from models.event_payloads import StripeEventInput, StripeEventResult
 from models.schedule_payloads import ReplayInput, ReplayResult
-from tests.schedules.conftest import (
-    Store,
-    eventually,
-    execute,
-    plan_of,
-    price_id,
-    rows,
-    subscription_row,
-)
+from tests.schedules.conftest import Store, plan_of, subscription_row
+from tests.support import eventually, execute, price_id
+from tests.support import fetch_all as rows
 from workflows.replay import ReplayWorkflow
 from workflows.stripe_event import StripeEventWorkflow
 

@@ -23,7 +23,8 @@ from billing.constants import (
 )
 from billing.schedules import describe_schedules, schedules_command
 from models.schedule_payloads import CleanupResult
-from tests.schedules.conftest import delete_schedules, eventually
+from tests.schedules.conftest import delete_schedules
+from tests.support import eventually
 from worker import run_worker
 
 ALL = (SCHEDULE_REPLAY, SCHEDULE_GRACE, SCHEDULE_CATALOG_SYNC, SCHEDULE_CLEANUP)

@@ -3,10 +3,8 @@ the return page and support see it."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,24 +22,11 @@ from temporalio.worker import Worker
 from billing.config import Settings
 from billing.constants import HANDLED_EVENT_TYPES
 from tests.conftest import ADMIN_TOKEN, bearer, create_workspace, emulator_control, make_settings
+from tests.support import eventually
 
 T = TypeVar("T")
 # The return page's threshold in these tests: a pending session reconciles after a second.
 PENDING_RECONCILE_SECONDS = 1
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 20.0
-) -> T:
-    """Poll `probe` until `done(value)`; fail with the last value after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 def sample(name: str, **labels: str) -> float:

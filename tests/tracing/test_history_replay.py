@@ -22,7 +22,8 @@ from models.reconcile_payloads import (
     CheckoutReconcileInput,
     CheckoutReconcileResult,
 )
-from tests.tracing.conftest import System, eventually
+from tests.support import eventually
+from tests.tracing.conftest import System
 from worker import workflow_runner
 from workflows.checkout_reconcile import CheckoutReconcileWorkflow
 

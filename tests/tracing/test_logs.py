@@ -16,7 +16,8 @@ from billing.config import Settings
 from billing.logging import configure_logging
 from billing.tokens import mint_token
 from tests.conftest import ADMIN_TOKEN, JWT_SECRET
-from tests.tracing.conftest import System, eventually
+from tests.support import eventually
+from tests.tracing.conftest import System
 
 QUIETED = ("httpx", "httpcore", "stripe", "temporalio.worker")
 
@@ -64,7 +65,9 @@ async def test_a_purchase_logs_context_and_no_secret(
     assert trace.status_code == 200
     # Whatever a future code path logs by mistake, configured secrets never reach the output.
     logging.getLogger("billing.test").warning(
-        "headers: Authorization=Bearer %s admin=%s key=%s", token, ADMIN_TOKEN,
+        "headers: Authorization=Bearer %s admin=%s key=%s",
+        token,
+        ADMIN_TOKEN,
         settings.stripe_secret_key,
     )
 
@@ -84,7 +87,8 @@ async def test_a_purchase_logs_context_and_no_secret(
     reconcile_id = f"checkout-reconcile:{session['id']}"
     # A line logged inside an activity carries the workflow, activity and workspace ids.
     [activity_line] = [
-        line for line in lines
+        line
+        for line in lines
         if line.get("workflow_id") == reconcile_id and "reconciled from Stripe" in line["msg"]
     ]
     assert activity_line["activity_type"] == "checkout_reconcile.reconcile_session"
@@ -95,10 +99,14 @@ async def test_a_purchase_logs_context_and_no_secret(
         for line in lines
     )
     # Workflow payloads (customer objects, sessions) are not dumped, even at DEBUG.
-    assert not [line for line in lines if line["logger"].startswith("temporalio.worker")
-                and line["level"] == "debug"]
+    assert not [
+        line
+        for line in lines
+        if line["logger"].startswith("temporalio.worker") and line["level"] == "debug"
+    ]
     [workflow_line] = [
-        line for line in lines
+        line
+        for line in lines
         if line.get("workflow_type") == "CheckoutReconcileWorkflow" and line.get("run_id")
     ]
     assert workflow_line["workflow_id"] == reconcile_id

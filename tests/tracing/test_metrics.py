@@ -30,7 +30,8 @@ from stripe_emulator.seed import catalog_ids, lookup_key
 from stripe_emulator.webhooks import sign
 from tests.conftest import WEBHOOK_SECRET
 from tests.schedules.conftest import delete_schedules, forget_other_tests
-from tests.tracing.conftest import System, eventually, sample
+from tests.support import eventually
+from tests.tracing.conftest import System, sample
 from worker import run_worker
 from workflows.checkout_reconcile import CheckoutReconcileWorkflow
 from workflows.replay import ReplayWorkflow
@@ -111,8 +112,9 @@ async def schedule_once(
 
 
 def runs(schedule: str, workflow: str, outcome: str) -> float:
-    return sample("billing_schedule_runs_total", schedule=schedule, workflow=workflow,
-                  outcome=outcome)
+    return sample(
+        "billing_schedule_runs_total", schedule=schedule, workflow=workflow, outcome=outcome
+    )
 
 
 async def test_mismatch_and_scheduled_run_outcomes(
@@ -142,15 +144,29 @@ async def test_mismatch_and_scheduled_run_outcomes(
     )
     queue = settings.temporal_task_queue
     try:
-        await schedule_once(temporal_env, replay, ScheduleActionStartWorkflow(
-            ReplayWorkflow.run, ReplayInput(reconcile_events=False), id=replay, task_queue=queue,
-        ))
+        await schedule_once(
+            temporal_env,
+            replay,
+            ScheduleActionStartWorkflow(
+                ReplayWorkflow.run,
+                ReplayInput(reconcile_events=False),
+                id=replay,
+                task_queue=queue,
+            ),
+        )
         # A reconcile of a session Stripe never had fails (resource_missing, not retried).
-        await schedule_once(temporal_env, broken, ScheduleActionStartWorkflow(
-            CheckoutReconcileWorkflow.run,
-            CheckoutReconcileInput(workspace_id=str(workspace_id), checkout_session_id="cs_nope"),
-            id=broken, task_queue=queue,
-        ))
+        await schedule_once(
+            temporal_env,
+            broken,
+            ScheduleActionStartWorkflow(
+                CheckoutReconcileWorkflow.run,
+                CheckoutReconcileInput(
+                    workspace_id=str(workspace_id), checkout_session_id="cs_nope"
+                ),
+                id=broken,
+                task_queue=queue,
+            ),
+        )
 
         async def counted() -> tuple[float, float]:
             return (

@@ -13,7 +13,8 @@ from temporalio.client import WorkflowExecutionStatus
 from api.main import create_app
 from billing.config import Settings
 from tests.conftest import bearer, create_workspace
-from tests.tracing.conftest import System, eventually, sample
+from tests.support import eventually
+from tests.tracing.conftest import System, sample
 
 
 async def snapshot(system: System, workspace_id: uuid.UUID) -> dict[str, Any]:
@@ -107,9 +108,12 @@ async def test_expired_session_and_the_threshold(system: System, settings: Setti
 
     # Below the threshold nobody asks Stripe, however often the page polls.
     patient = await status_app(settings, 3600)
-    async with patient.router.lifespan_context(patient), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=patient), base_url="http://api"
-    ) as http:
+    async with (
+        patient.router.lifespan_context(patient),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=patient), base_url="http://api"
+        ) as http,
+    ):
         for _ in range(3):
             response = await http.get(path, headers=bearer(owner))
             assert response.json() == {"status": "pending", "subscription_id": None}

@@ -15,7 +15,8 @@ from billing.constants import HANDLED_EVENT_TYPES as HANDLED
 from billing.db import create_sync_engine
 from billing.trace import trace_command
 from tests.conftest import ADMIN_TOKEN
-from tests.tracing.conftest import System, eventually
+from tests.support import eventually
+from tests.tracing.conftest import System
 
 
 async def workflows_of(system: System, workspace_id: uuid.UUID) -> set[str]:
@@ -133,7 +134,9 @@ async def test_trace_shows_stale_customer_recovery_and_failed_payment_in_order(
 
 
 def test_billing_trace_command(
-    database_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     workspace_id = uuid.uuid4()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,37 +15,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billing.constants import HANDLED_EVENT_TYPES
-from stripe_emulator.seed import catalog_ids, lookup_key
 from stripe_emulator.webhooks import sign
 from tests.conftest import WEBHOOK_SECRET, create_workspace, emulator_control
+from tests.support import eventually, fetch_all, price_id
 
 T = TypeVar("T")
 PRICE_GRANTS = {"pro": {"seats": 5, "forms": 50}, "business": {"seats": 25, "forms": 100}}
-
-
-def price_id(plan: str, interval: str = "monthly") -> str:
-    return catalog_ids("test")[lookup_key("test", plan, interval)]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 20.0
-) -> T:
-    """Poll `probe` until `done(value)`; fail with the last value after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.05)
-
-
-async def fetch_all(
-    sessions: async_sessionmaker[AsyncSession], sql: str, **params: Any
-) -> list[Any]:
-    async with sessions() as session:
-        return list((await session.execute(text(sql), params)).all())
 
 
 async def seed_plan_variants(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -62,8 +34,12 @@ async def seed_plan_variants(sessions: async_sessionmaker[AsyncSession]) -> None
                         "stripe_price_id, grants) VALUES (:p, :i, 'usd', :price, "
                         "CAST(:g AS jsonb)) ON CONFLICT DO NOTHING"
                     ),
-                    {"p": plan, "i": interval, "price": price_id(plan, interval),
-                     "g": json.dumps(grants)},
+                    {
+                        "p": plan,
+                        "i": interval,
+                        "price": price_id(plan, interval),
+                        "g": json.dumps(grants),
+                    },
                 )
 
 
@@ -87,8 +63,10 @@ class Shop:
     async def buyer(self, *, mapped: bool = True) -> Buyer:
         workspace_id, _ = await create_workspace(self.sessions)
         customer = await self.stripe.v1.customers.create_async(
-            {"email": f"{workspace_id.hex[:8]}@example.com",
-             "metadata": {"workspace_id": str(workspace_id)}}
+            {
+                "email": f"{workspace_id.hex[:8]}@example.com",
+                "metadata": {"workspace_id": str(workspace_id)},
+            }
         )
         if mapped:
             async with self.sessions() as session, session.begin():
@@ -175,8 +153,9 @@ async def shop(
     return Shop(stripe_client, sessions, emulator_server.url)
 
 
-def signed(event: dict[str, Any] | bytes, secret: str = WEBHOOK_SECRET,
-           timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+def signed(
+    event: dict[str, Any] | bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> tuple[bytes, dict[str, str]]:
     """A body and headers exactly as Stripe would deliver them."""
     body = event if isinstance(event, bytes) else json.dumps(event).encode()
     header = sign(body.decode(), secret, timestamp)

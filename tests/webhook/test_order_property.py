@@ -18,15 +18,8 @@ from hypothesis import strategies as st
 
 from activities.subscription_state import invoice_is_failing
 from billing.constants import HANDLED_EVENT_TYPES
-from tests.webhook.conftest import (
-    Buyer,
-    Shop,
-    eventually,
-    fetch_all,
-    price_id,
-    signed,
-    workspace_state,
-)
+from tests.support import eventually, fetch_all, price_id
+from tests.webhook.conftest import Buyer, Shop, signed, workspace_state
 
 WEBHOOK = "/api/v1/stripe/webhook"
 PLANS = [("pro", "monthly"), ("pro", "yearly"), ("business", "monthly")]
@@ -104,7 +97,8 @@ async def stripe_truth(shop: Shop, subscription_ids: list[str]) -> list[dict[str
     async with httpx.AsyncClient(base_url=shop.emulator_url, timeout=10) as http:
         for sub_id in subscription_ids:
             response = await http.get(
-                f"/v1/subscriptions/{sub_id}", params={"expand[]": "latest_invoice"},
+                f"/v1/subscriptions/{sub_id}",
+                params={"expand[]": "latest_invoice"},
                 headers=headers,
             )
             response.raise_for_status()

@@ -7,7 +7,8 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 from billing.constants import event_workflow_id
-from tests.webhook.conftest import Shop, fetch_all, workspace_state
+from tests.support import fetch_all
+from tests.webhook.conftest import Shop, workspace_state
 
 
 async def test_paid_checkout_gives_the_paid_plan_once(
@@ -55,8 +56,11 @@ async def test_paid_checkout_gives_the_paid_plan_once(
     assert set(ledger) == {e["id"] for e in events}
     for event in events:
         entry = ledger[event["id"]]
-        if event["type"] in ("customer.subscription.created", "invoice.paid",
-                             "checkout.session.completed"):
+        if event["type"] in (
+            "customer.subscription.created",
+            "invoice.paid",
+            "checkout.session.completed",
+        ):
             assert (entry.status, entry.attempts) == ("completed", 1), event["type"]
             assert entry.workspace_id == buyer.workspace_id
         else:

@@ -56,7 +56,8 @@ async def test_record_histories(
 
     missing_id = f"evt_record_{uuid.uuid4().hex[:12]}"
     missing: dict[str, Any] = {
-        "id": missing_id, "type": "customer.subscription.updated",
+        "id": missing_id,
+        "type": "customer.subscription.updated",
         "created": int(time.time()),
         "data": {"object": {"id": "sub_does_not_exist", "object": "subscription"}},
     }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.webhook.conftest import Shop, fetch_all, price_id, workspace_state
+from tests.support import fetch_all, price_id
+from tests.webhook.conftest import Shop, workspace_state
 
 ENTITLED = ("active", "trialing", "past_due")
 
