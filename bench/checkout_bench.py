@@ -14,12 +14,7 @@ import argparse
 import asyncio
 import json
 import logging
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,158 +29,42 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from bench.checkout_baseline import FourLocalActivitiesWorkflow, noop
-from billing import migrate
+from bench.support import (
+    ADMIN_TOKEN,
+    JWT_SECRET,
+    bench_settings,
+    database,
+    emulator_process,
+    in_lanes,
+    server_process,
+    settings_env,
+)
 from billing.config import Settings
 from billing.constants import SEARCH_ATTRIBUTES
 from billing.db import create_db_engine, session_factory
-from billing.postgres import (
-    drop_database,
-    ensure_database,
-    start_embedded,
-    tcp_reachable,
-    with_database,
-)
 from billing.stripe_client import create_stripe_client
 from billing.temporal_client import DATA_CONVERTER
 from billing.tokens import mint_token
-from stripe_emulator.testing import free_port
 from worker import build_worker, workflow_runner
 
 log = logging.getLogger("checkout_bench")
-SECRET = "whsec_bench_secret"
-JWT_SECRET = "bench-" + "x" * 40
-ADMIN_TOKEN = "bench-admin-token"
-
-
-@asynccontextmanager
-async def database() -> AsyncIterator[str]:
-    """A fresh, migrated database on the local PostgreSQL (or an embedded one)."""
-    server = None
-    if tcp_reachable("127.0.0.1", 5432):
-        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    else:
-        server, admin = start_embedded(Path(tempfile.mkdtemp()) / "pg", ephemeral=True)
-    name = f"billing_bench_{uuid.uuid4().hex[:10]}"
-    ensure_database(admin, name)
-    url = with_database(admin, name)
-    migrate.upgrade(url)
-    try:
-        yield url
-    finally:
-        drop_database(admin, name)
-        if server is not None:
-            server.cleanup()
-
-
-ENV_NAMES = (
-    "billing_env", "database_url", "auth_jwt_secret", "stripe_secret_key",
-    "stripe_webhook_signing_secret", "checkout_success_url", "checkout_cancel_url",
-    "billing_portal_return_url", "contact_sales_url", "temporal_address",
-    "temporal_task_queue", "stripe_api_base", "stripe_catalog_env",
-    "stripe_internal_admin_token", "stripe_max_requests_per_second", "log_json",
-)
-
-
-async def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(600):
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-            try:
-                if (await http.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
-
-
-@asynccontextmanager
-async def process(args: list[str], ready_url: str, env: dict[str, str] | None = None
-                  ) -> AsyncIterator[None]:
-    """A child process (its own core, as in production), stopped by its own pid at the end."""
-    child = subprocess.Popen(args, env={**os.environ, **(env or {})})
-    try:
-        await wait_http(ready_url, child)
-        yield
-    finally:
-        child.terminate()
-        child.wait(timeout=20)
-
-
-@asynccontextmanager
-async def emulator_process() -> AsyncIterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "stripe_emulator", "--port", str(port),
-            "--webhook-secret", SECRET, "--seed-catalog", "bench"]
-    async with process(args, f"{url}/_emulator/health"):
-        yield url
 
 
 @asynccontextmanager
 async def api_process(settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {name.upper(): str(getattr(settings, name)) for name in ENV_NAMES}
     args = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
             "--no-access-log"]
-    async with process(args, f"{url}/healthz", env):
+    async with server_process(args, "/healthz", settings_env(settings)) as url:
         yield url
-
-
-def bench_settings(database_url: str, temporal: str, emulator_url: str) -> Settings:
-    return Settings.model_validate(
-        {
-            "billing_env": "test",
-            "database_url": database_url,
-            "auth_jwt_secret": JWT_SECRET,
-            "stripe_secret_key": "sk_test_emulator",
-            "stripe_webhook_signing_secret": SECRET,
-            "checkout_success_url": "http://app.test/ok?session_id={CHECKOUT_SESSION_ID}",
-            "checkout_cancel_url": "http://app.test/cancel",
-            "billing_portal_return_url": "http://app.test/billing",
-            "contact_sales_url": "http://app.test/sales",
-            "temporal_address": temporal,
-            "temporal_task_queue": "billing-bench",
-            "stripe_api_base": emulator_url,
-            "stripe_catalog_env": "bench",
-            "stripe_internal_admin_token": ADMIN_TOKEN,
-            # The emulator has no rate limit; real Stripe test mode allows 25/s.
-            "stripe_max_requests_per_second": 1000,
-            "log_json": False,
-        }
-    )
-
-
-def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1),
-        "per_s": round(len(ordered) / elapsed, 1),
-    }
 
 
 async def measure(
     name: str, total: int, concurrency: int, call: Callable[[int], Awaitable[None]]
 ) -> dict[str, float]:
-    latencies: list[float] = []
-    counter = iter(range(total))
-
-    async def lane() -> None:
-        for i in counter:
-            started = time.perf_counter()
-            await call(i)
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
-    figures = summarize(latencies, time.perf_counter() - started)
-    log.info("%-28s c=%-3d %s", name, concurrency, figures)
-    return figures
+    result = await in_lanes(total, concurrency, call)
+    log.info("%-28s c=%-3d %s", name, concurrency, result)
+    return result
 
 
 async def owners(database_url: str, count: int) -> list[tuple[uuid.UUID, dict[str, str]]]:

@@ -12,12 +12,9 @@ import asyncio
 import json
 import logging
 import sys
-import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +28,9 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from bench.baseline_workflow import TwoActivityWorkflow, noop
-from billing import migrate
-from billing.config import Settings
+from bench.support import SECRET, bench_settings, database
 from billing.constants import HANDLED_EVENT_TYPES, SEARCH_ATTRIBUTES
 from billing.db import create_db_engine, session_factory
-from billing.postgres import (
-    drop_database,
-    ensure_database,
-    start_embedded,
-    tcp_reachable,
-    with_database,
-)
 from billing.stripe_client import create_stripe_client
 from billing.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import ReplayInput, ReplayResult
@@ -53,52 +42,8 @@ from worker import build_worker, workflow_runner
 from workflows.replay import ReplayWorkflow
 
 log = logging.getLogger("replay_bench")
-SECRET = "whsec_bench_secret"
 # The dev server's poller limit: never await more than this many results at once.
 MAX_IN_FLIGHT = 1000
-
-
-@asynccontextmanager
-async def database() -> AsyncIterator[str]:
-    """A fresh, migrated database on the local PostgreSQL (or an embedded one)."""
-    server = None
-    if tcp_reachable("127.0.0.1", 5432):
-        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    else:
-        server, admin = start_embedded(Path(tempfile.mkdtemp()) / "pg", ephemeral=True)
-    name = f"billing_bench_{uuid.uuid4().hex[:10]}"
-    ensure_database(admin, name)
-    url = with_database(admin, name)
-    migrate.upgrade(url)
-    try:
-        yield url
-    finally:
-        drop_database(admin, name)
-        if server is not None:
-            server.cleanup()
-
-
-def bench_settings(database_url: str, temporal: str, emulator_url: str) -> Settings:
-    return Settings.model_validate(
-        {
-            "billing_env": "test",
-            "database_url": database_url,
-            "auth_jwt_secret": "bench-" + "x" * 40,
-            "stripe_secret_key": "sk_test_emulator",
-            "stripe_webhook_signing_secret": SECRET,
-            "checkout_success_url": "http://app.test/ok",
-            "checkout_cancel_url": "http://app.test/cancel",
-            "billing_portal_return_url": "http://app.test/billing",
-            "contact_sales_url": "http://app.test/sales",
-            "temporal_address": temporal,
-            "temporal_task_queue": "billing-bench",
-            "stripe_api_base": emulator_url,
-            "stripe_catalog_env": "bench",
-            # The emulator has no rate limit; real Stripe test mode allows 25/s (see README).
-            "stripe_max_requests_per_second": 1000,
-            "log_json": False,
-        }
-    )
 
 
 async def seed_accounts(

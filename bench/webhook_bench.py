@@ -16,11 +16,9 @@ import asyncio
 import json
 import logging
 import random
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,12 +30,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bench.webhook_support import (
+from bench.support import (
     SECRET,
     RawHttp,
     bench_settings,
     database,
     emulator_process,
+    figures,
+    in_lanes,
     server_process,
     settings_env,
 )
@@ -73,32 +73,6 @@ class TwoLocalActivitiesWorkflow:
                 noop, value, start_to_close_timeout=timedelta(seconds=10)
             )
         return value
-
-
-def figures(latencies: list[float], elapsed: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "n": len(ordered),
-        "per_s": round(len(ordered) / elapsed, 1),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1),
-    }
-
-
-async def in_lanes(total: int, lanes: int, call: Callable[[int], Awaitable[None]]
-                   ) -> dict[str, float]:
-    latencies: list[float] = []
-    counter = iter(range(total))
-
-    async def lane() -> None:
-        for i in counter:
-            started = time.perf_counter()
-            await call(i)
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(lanes)))
-    return figures(latencies, time.perf_counter() - started)
 
 
 class Catalog:
@@ -291,7 +265,7 @@ async def run(workspaces: int, deliveries: int) -> dict[str, Any]:
     ):
         client = env.client
         settings = bench_settings(database_url, client.service_client.config.target_host,
-                                  emulator_url)
+                                  emulator_url, temporal_task_queue="billing-webhook-bench")
         env_vars = settings_env(settings)
         catalog = Catalog(emulator_url, database_url)
         seen: set[str] = set()
@@ -306,8 +280,8 @@ async def run(workspaces: int, deliveries: int) -> dict[str, Any]:
         }
         async with (
             server_process([sys.executable, "-m", "uvicorn", "api.main:create_app",
-                            "--factory", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2",
-                            "--log-level", "warning", "--no-access-log"],
+                            "--factory", "--host", "127.0.0.1", "--port", "{port}",
+                            "--workers", "2", "--log-level", "warning", "--no-access-log"],
                            "/healthz", env_vars) as api_url,
         ):
             api = RawHttp(api_url, 64)

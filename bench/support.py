@@ -1,14 +1,16 @@
-"""Processes, settings and a light HTTP/1.1 client for the webhook benchmark."""
+"""What every benchmark stands on: a fresh database, settings, child processes, timing."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,7 +28,9 @@ from billing.postgres import (
 )
 from billing.processes import free_port
 
-SECRET = "whsec_bench_webhooks"
+SECRET = "whsec_bench_secret"
+JWT_SECRET = "bench-" + "x" * 40
+ADMIN_TOKEN = "bench-admin-token"
 
 
 @asynccontextmanager
@@ -37,7 +41,7 @@ async def database() -> AsyncIterator[str]:
         admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     else:
         server, admin = start_embedded(Path(tempfile.mkdtemp()) / "pg", ephemeral=True)
-    name = f"billing_whbench_{uuid.uuid4().hex[:10]}"
+    name = f"billing_bench_{uuid.uuid4().hex[:10]}"
     ensure_database(admin, name)
     url = with_database(admin, name)
     migrate.upgrade(url)
@@ -49,29 +53,32 @@ async def database() -> AsyncIterator[str]:
             server.cleanup()
 
 
-def bench_settings(database_url: str, temporal: str, emulator_url: str) -> Settings:
-    return Settings.model_validate(
-        {
-            "billing_env": "test",
-            "database_url": database_url,
-            "auth_jwt_secret": "bench-" + "x" * 40,
-            "stripe_secret_key": "sk_test_emulator",
-            "stripe_webhook_signing_secret": SECRET,
-            "checkout_success_url": "http://app.test/ok",
-            "checkout_cancel_url": "http://app.test/cancel",
-            "billing_portal_return_url": "http://app.test/billing",
-            "contact_sales_url": "http://app.test/sales",
-            "temporal_address": temporal,
-            "temporal_task_queue": "billing-webhook-bench",
-            "stripe_api_base": emulator_url,
-            "stripe_catalog_env": "bench",
-            # The emulator has no rate limit; real Stripe allows 25/s (test) or 100/s (live).
-            "stripe_max_requests_per_second": 1000,
-            "stripe_catalog_sync_enabled": False,
-            "log_json": False,
-            "log_level": "WARNING",
-        }
-    )
+def bench_settings(
+    database_url: str, temporal: str, emulator_url: str, **overrides: object
+) -> Settings:
+    values: dict[str, object] = {
+        "billing_env": "test",
+        "database_url": database_url,
+        "auth_jwt_secret": JWT_SECRET,
+        "stripe_secret_key": "sk_test_emulator",
+        "stripe_webhook_signing_secret": SECRET,
+        "checkout_success_url": "http://app.test/ok?session_id={CHECKOUT_SESSION_ID}",
+        "checkout_cancel_url": "http://app.test/cancel",
+        "billing_portal_return_url": "http://app.test/billing",
+        "contact_sales_url": "http://app.test/sales",
+        "temporal_address": temporal,
+        "temporal_task_queue": "billing-bench",
+        "stripe_api_base": emulator_url,
+        "stripe_catalog_env": "bench",
+        "stripe_internal_admin_token": ADMIN_TOKEN,
+        # The emulator has no rate limit; real Stripe allows 25/s (test) or 100/s (live).
+        "stripe_max_requests_per_second": 1000,
+        "stripe_catalog_sync_enabled": False,
+        "log_json": False,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -101,8 +108,10 @@ async def server_process(
     url = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="webhook-bench-", suffix=".log", delete=False)
     child = subprocess.Popen(
-        [a.replace("{port}", str(port)) for a in args], env={**os.environ, **(env or {})},
-        stdout=log, stderr=subprocess.STDOUT,
+        [a.replace("{port}", str(port)) for a in args],
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         if ready_path is not None:
@@ -116,8 +125,17 @@ async def server_process(
 
 @asynccontextmanager
 async def emulator_process() -> AsyncIterator[str]:
-    args = [sys.executable, "-m", "stripe_emulator", "--port", "{port}",
-            "--webhook-secret", SECRET, "--seed-catalog", "bench"]
+    args = [
+        sys.executable,
+        "-m",
+        "stripe_emulator",
+        "--port",
+        "{port}",
+        "--webhook-secret",
+        SECRET,
+        "--seed-catalog",
+        "bench",
+    ]
     async with server_process(args, "/_emulator/health") as url:
         yield url
 
@@ -160,7 +178,8 @@ class RawHttp:
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         writer.write(
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
-            f"{head}\r\n".encode() + body
+            f"{head}\r\n".encode()
+            + body
         )
         status_line = await reader.readline()
         length = 0
@@ -179,3 +198,32 @@ class RawHttp:
         while not self.idle.empty():
             _, writer = self.idle.get_nowait()
             writer.close()
+
+
+def figures(latencies: list[float], elapsed: float) -> dict[str, float]:
+    """Count, rate and latency percentiles of one measured run."""
+    ordered = sorted(latencies)
+    return {
+        "n": len(ordered),
+        "per_s": round(len(ordered) / elapsed, 1),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1),
+    }
+
+
+async def in_lanes(
+    total: int, lanes: int, call: Callable[[int], Awaitable[None]]
+) -> dict[str, float]:
+    """`total` calls spread over `lanes` concurrent loops, each call timed."""
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def lane() -> None:
+        for i in counter:
+            started = time.perf_counter()
+            await call(i)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(lanes)))
+    return figures(latencies, time.perf_counter() - started)
