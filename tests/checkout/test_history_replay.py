@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from activities.checkout import CheckoutActivities
-from billing.constants import checkout_workflow_id
+from billing.constants import checkout_workflow_id, portal_workflow_id
 from billing.temporal_client import DATA_CONVERTER
 from models.checkout_payloads import CheckoutContextInput, CheckoutInput, CheckoutResult
 from tests.checkout.conftest import Billing
@@ -97,3 +97,29 @@ async def test_record_checkout_history(
     name = next(file for file, kind in RECORDED.items() if kind == scenario)
     HISTORIES.mkdir(exist_ok=True)
     (HISTORIES / name).write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+
+
+@pytest.mark.skipif(not os.environ.get("BILLING_RECORD_HISTORIES"), reason="recording only")
+async def test_record_portal_and_catalog_sync_histories(
+    billing: Billing, temporal_env: WorkflowEnvironment
+) -> None:
+    workspace_id, user_id = await billing.workspace()
+    request_id = str(uuid.uuid4())
+    response = await billing.portal(workspace_id, user_id, headers={"X-Request-Id": request_id})
+    assert response.status_code == 200, response.text
+    await billing.sync_catalog()
+    portal = temporal_env.client.get_workflow_handle(
+        portal_workflow_id(str(workspace_id), request_id)
+    )
+    catalog = [
+        execution
+        async for execution in temporal_env.client.list_workflows(
+            "WorkflowType = 'CatalogSyncWorkflow' AND ExecutionStatus = 'Completed'"
+        )
+    ][0]
+    for name, handle in (
+        ("portal_session.json", portal),
+        ("catalog_sync.json", temporal_env.client.get_workflow_handle(catalog.id)),
+    ):
+        history = await handle.fetch_history()
+        (HISTORIES / name).write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")

@@ -18,9 +18,10 @@ from temporalio.worker import Replayer, Worker
 
 from billing.config import Settings
 from billing.temporal_client import DATA_CONVERTER
-from models.schedule_payloads import CleanupInput, ReplayInput
+from models.schedule_payloads import CleanupInput, GraceInput, ReplayInput
 from tests.schedules.conftest import Store
 from tests.schedules.reordered_replay import SweepFirstReplayWorkflow
+from tests.support import execute
 from worker import workflow_runner
 from workflows.cleanup import CleanupWorkflow
 from workflows.replay import ReplayWorkflow
@@ -28,6 +29,7 @@ from workflows.replay import ReplayWorkflow
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 REPLAY_HISTORY = HISTORIES / "replay_workflow.json"
 CLEANUP_HISTORY = HISTORIES / "replay_cleanup_workflow.json"
+GRACE_HISTORY = HISTORIES / "grace_downgrade_workflow.json"
 RECORDING = os.environ.get("BILLING_RECORD_HISTORIES") == "1"
 
 
@@ -50,8 +52,16 @@ async def test_record_histories(
     runs: list[tuple[str, Any, Path]] = [
         ("ReplayWorkflow", ReplayInput(), REPLAY_HISTORY),
         ("CleanupWorkflow", CleanupInput(), CLEANUP_HISTORY),
+        ("GraceDowngradeWorkflow", GraceInput(), GRACE_HISTORY),
     ]
     for workflow_name, arg, path in runs:
+        if workflow_name == "GraceDowngradeWorkflow":
+            # The replayed purchase's grace ran out: the job re-checks it in Stripe.
+            await execute(
+                store.sessions,
+                "UPDATE subscriptions SET grace_period_end = now() - interval '1 hour' "
+                "WHERE stripe_subscription_id IS NOT NULL",
+            )
         handle = await temporal_env.client.start_workflow(
             workflow_name,
             arg,

@@ -1,6 +1,6 @@
 """Committed histories of real event workflow runs replay with the current workflow code.
 
-Re-record after an intended change of the workflow: `RECORD_HISTORIES=1 .venv/bin/pytest
+Re-record after an intended change of the workflow: `BILLING_RECORD_HISTORIES=1 .venv/bin/pytest
 tests/webhook/test_replay.py`.
 """
 
@@ -41,7 +41,7 @@ async def test_committed_history_replays(path: Path) -> None:
     assert result.replay_failure is None
 
 
-@pytest.mark.skipif(not os.environ.get("RECORD_HISTORIES"), reason="set RECORD_HISTORIES=1")
+@pytest.mark.skipif(not os.environ.get("BILLING_RECORD_HISTORIES"), reason="recording only")
 async def test_record_histories(
     shop: Shop, live_api: str, billing_worker: Any, temporal_env: WorkflowEnvironment
 ) -> None:
