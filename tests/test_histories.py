@@ -33,7 +33,7 @@ def _workflow_type(history: WorkflowHistory) -> str:
 def test_every_served_workflow_has_a_committed_history() -> None:
     recorded = {_workflow_type(_history(path)) for path in HISTORIES}
     # The SDK keeps a class's definition on it; its name is the type recorded in histories.
-    served = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
+    served = {str(workflow._Definition.must_from_class(cls).name) for cls in WORKFLOWS}
     assert served <= recorded, f"no committed history for {sorted(served - recorded)}"
 
 
