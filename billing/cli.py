@@ -1,4 +1,4 @@
-"""The `billing` command: run the local stack, the API, the worker, migrations, and tokens."""
+"""The `billing` command: the local stack, API, worker, migrations, schedules, traces, tokens."""
 
 from __future__ import annotations
 
