@@ -18,13 +18,13 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
+from activities.plans import resolve_plan
 from activities.stripe_gateway import StripeGateway
 from activities.subscription_state import (
     apply_subscription,
     ensure_free_subscription,
     lock_workspace,
     refresh_entitlements,
-    resolve_plan,
     set_grace_from_invoice,
 )
 from activities.workspace_resolution import (
@@ -122,7 +122,9 @@ async def handle_invoice(ctx: EventContext) -> AppliedState:
     applied = await ctx.apply(workspace_id, subscription)
     latest = subscription.get("latest_invoice")
     await set_grace_from_invoice(
-        ctx.session, subscription_id, latest if isinstance(latest, dict) else None,
+        ctx.session,
+        subscription_id,
+        latest if isinstance(latest, dict) else None,
         ctx.grace_days,
     )
     return applied

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,8 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from activities.event_metrics import WEBHOOKS_OUT_OF_ORDER
+from activities.plans import PlanRef, resolve_plan, stripe_price
 from billing.constants import ENTITLED_STATUSES, FREE_PLAN
-from models.event_payloads import PLAN_NOT_RESOLVED, UNKNOWN_SUBSCRIPTION_STATUS, AppliedState
+from models.event_payloads import UNKNOWN_SUBSCRIPTION_STATUS, AppliedState
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ STATUS_MAP: dict[str, tuple[str, bool]] = {
 # Our status for a subscription Stripe still calls past_due after our grace ran out unpaid:
 # Stripe's own name for "retries exhausted, not entitled" (seed 002 §7: free tier ensured).
 GRACE_EXPIRED_STATUS = "unpaid"
-STRIPE_INTERVALS = {"month": "monthly", "year": "yearly"}
 _ENTITLED_SQL = "('active', 'trialing', 'past_due')"
 assert set(ENTITLED_STATUSES) == {s for s, (_, ok) in STATUS_MAP.items() if ok}
 
@@ -65,57 +64,8 @@ def map_status(stripe_status: str) -> tuple[str, bool]:
         ) from None
 
 
-@dataclass(frozen=True)
-class PlanRef:
-    plan_slug: str
-    interval: str | None
-    grants: dict[str, Any] = field(default_factory=dict)
-
-
 def _ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
-
-
-def _price(item: dict[str, Any]) -> dict[str, Any]:
-    price = item.get("price")
-    return price if isinstance(price, dict) else {"id": price}
-
-
-def _metadata_grants(metadata: dict[str, Any]) -> dict[str, Any]:
-    raw = metadata.get("grants")
-    if isinstance(raw, dict):
-        return raw
-    try:
-        parsed = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
-        parsed = None
-    return parsed if isinstance(parsed, dict) else {}
-
-
-async def resolve_plan(session: AsyncSession, price: dict[str, Any]) -> PlanRef:
-    """The plan behind a Stripe price: `plan_variants` (catalog sync) first, then the price's
-    own metadata (`plan_slug` or `billing_plan_code`; interval from `recurring.interval`)."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT plan_slug, interval, grants FROM plan_variants WHERE stripe_price_id = :p"
-            ),
-            {"p": price.get("id")},
-        )
-    ).first()
-    if row is not None:
-        return PlanRef(row.plan_slug, row.interval, dict(row.grants or {}))
-    metadata = price.get("metadata") or {}
-    slug = metadata.get("plan_slug") or metadata.get("billing_plan_code")
-    if not slug:
-        raise ApplicationError(
-            f"price {price.get('id')} maps to no plan (no plan_variants row, no plan metadata)",
-            type=PLAN_NOT_RESOLVED,
-            non_retryable=True,
-        )
-    recurring = price.get("recurring") or {}
-    interval = STRIPE_INTERVALS.get(recurring.get("interval", "")) or metadata.get("interval")
-    return PlanRef(slug, interval, _metadata_grants(metadata))
 
 
 async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
@@ -142,7 +92,7 @@ async def apply_subscription(
     sub = stripe_subscription
     status, entitled = map_status(sub["status"])
     items = (sub.get("items") or {}).get("data") or []
-    price = _price(items[0]) if items else {"id": None}
+    price = stripe_price(items[0]) if items else {"id": None}
     plan = await resolve_plan(session, price)
     period_ends = [i.get("current_period_end") for i in items if i.get("current_period_end")]
     period_end = _ts(max(period_ends) if period_ends else sub.get("current_period_end"))
@@ -274,13 +224,13 @@ async def _sync_items(
         {
             "sub": row_id,
             "item": item.get("id"),
-            "price": _price(item).get("id"),
+            "price": stripe_price(item).get("id"),
             "qty": int(item.get("quantity") or 1),
             "start": _ts(item.get("current_period_start")),
             "end": _ts(item.get("current_period_end")),
         }
         for item in items
-        if _price(item).get("id")
+        if stripe_price(item).get("id")
     ]
     if rows:
         await session.execute(

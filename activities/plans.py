@@ -1,0 +1,64 @@
+"""The plan behind a Stripe price: catalog sync's `plan_variants`, else the price's metadata."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.exceptions import ApplicationError
+
+from models.event_payloads import PLAN_NOT_RESOLVED
+
+STRIPE_INTERVALS = {"month": "monthly", "year": "yearly"}
+
+
+@dataclass(frozen=True)
+class PlanRef:
+    plan_slug: str
+    interval: str | None
+    grants: dict[str, Any] = field(default_factory=dict)
+
+
+def stripe_price(item: dict[str, Any]) -> dict[str, Any]:
+    price = item.get("price")
+    return price if isinstance(price, dict) else {"id": price}
+
+
+def _metadata_grants(metadata: dict[str, Any]) -> dict[str, Any]:
+    raw = metadata.get("grants")
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {}
+
+
+async def resolve_plan(session: AsyncSession, price: dict[str, Any]) -> PlanRef:
+    """The plan behind a Stripe price: `plan_variants` (catalog sync) first, then the price's
+    own metadata (`plan_slug` or `billing_plan_code`; interval from `recurring.interval`)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT plan_slug, interval, grants FROM plan_variants WHERE stripe_price_id = :p"
+            ),
+            {"p": price.get("id")},
+        )
+    ).first()
+    if row is not None:
+        return PlanRef(row.plan_slug, row.interval, dict(row.grants or {}))
+    metadata = price.get("metadata") or {}
+    slug = metadata.get("plan_slug") or metadata.get("billing_plan_code")
+    if not slug:
+        raise ApplicationError(
+            f"price {price.get('id')} maps to no plan (no plan_variants row, no plan metadata)",
+            type=PLAN_NOT_RESOLVED,
+            non_retryable=True,
+        )
+    recurring = price.get("recurring") or {}
+    interval = STRIPE_INTERVALS.get(recurring.get("interval", "")) or metadata.get("interval")
+    return PlanRef(slug, interval, _metadata_grants(metadata))
