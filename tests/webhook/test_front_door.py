@@ -121,7 +121,8 @@ async def test_refused_event_fails_visibly_and_a_redelivery_reruns_it(
     row = await eventually(lambda: ledger_row(shop, event["id"]), lambda r: r.status == "failed")
     assert row.attempts == 1 and "StripeInvalidRequestError" in row.last_error
     handle = temporal_env.client.get_workflow_handle(event_workflow_id(event["id"]))
-    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+    # The row is marked failed just before the workflow itself fails: wait for that too.
+    await eventually(handle.describe, lambda d: d.status == WorkflowExecutionStatus.FAILED)
 
     response = await http.post(WEBHOOK, content=body, headers=headers)
     assert response.json() == {"received": True, "duplicate": True}
