@@ -48,12 +48,7 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    for secret in (
-        settings.stripe_secret_key,
-        settings.stripe_webhook_signing_secret,
-        settings.auth_jwt_secret,
-        settings.stripe_internal_admin_token,
-    ):
+    for secret in settings.secret_values():
         register_secret(secret)
     metrics = serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     sdk_metrics = settings.temporal_sdk_metrics_address

@@ -32,12 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for secret in (
-            app_settings.stripe_secret_key,
-            app_settings.stripe_webhook_signing_secret,
-            app_settings.auth_jwt_secret,
-            app_settings.stripe_internal_admin_token,
-        ):
+        for secret in app_settings.secret_values():
             register_secret(secret)
         engine = create_db_engine(app_settings.database_url)
         app.state.settings = app_settings

@@ -9,22 +9,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from billing import migrate
 from billing.config import Settings
 from billing.postgres import (
-    drop_database,
-    ensure_database,
-    start_embedded,
-    tcp_reachable,
-    with_database,
+    admin_database,
+    fresh_database,
 )
 from billing.processes import free_port
 
@@ -36,21 +30,8 @@ ADMIN_TOKEN = "bench-admin-token"
 @asynccontextmanager
 async def database() -> AsyncIterator[str]:
     """A fresh, migrated database on the local PostgreSQL (or an embedded one)."""
-    server = None
-    if tcp_reachable("127.0.0.1", 5432):
-        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    else:
-        server, admin = start_embedded(Path(tempfile.mkdtemp()) / "pg", ephemeral=True)
-    name = f"billing_bench_{uuid.uuid4().hex[:10]}"
-    ensure_database(admin, name)
-    url = with_database(admin, name)
-    migrate.upgrade(url)
-    try:
+    with admin_database() as admin, fresh_database(admin, "billing_bench") as url:
         yield url
-    finally:
-        drop_database(admin, name)
-        if server is not None:
-            server.cleanup()
 
 
 def bench_settings(

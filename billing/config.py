@@ -97,6 +97,16 @@ class Settings(BaseSettings):
             raise ValueError("AUTH_JWT_SECRET must be at least 32 characters in production")
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log scrubber of each process."""
+        values = (
+            self.stripe_secret_key,
+            self.stripe_webhook_signing_secret,
+            self.auth_jwt_secret,
+            self.stripe_internal_admin_token,
+        )
+        return [value for value in values if value]
+
     @property
     def uses_stripe_emulator(self) -> bool:
         return not self.stripe_api_base.startswith("https://api.stripe.com")

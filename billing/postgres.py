@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +59,39 @@ def drop_database(admin_url: str, database: str) -> None:
         connection.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
+
+
+LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def admin_database(configured: str | None = None) -> Iterator[str]:
+    """An admin URL: `configured`, else the local server on :5432, else an embedded one."""
+    if configured:
+        yield configured
+        return
+    if tcp_reachable("127.0.0.1", 5432):
+        yield LOCAL_ADMIN_URL
+        return
+    server, url = start_embedded(
+        Path(tempfile.mkdtemp(prefix="billing-pg-")) / "data", ephemeral=True
+    )
+    try:
+        yield url
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def fresh_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new database migrated to head by Alembic, dropped afterwards."""
+    from billing import migrate  # Alembic is only needed here
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    ensure_database(admin_url, name)
+    url = with_database(admin_url, name)
+    migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, name)

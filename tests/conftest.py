@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,16 +24,12 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from api.main import create_app
-from billing import migrate
 from billing.config import Settings
 from billing.constants import SEARCH_ATTRIBUTES
 from billing.db import create_db_engine, session_factory
 from billing.postgres import (
-    drop_database,
-    ensure_database,
-    start_embedded,
-    tcp_reachable,
-    with_database,
+    admin_database,
+    fresh_database,
 )
 from billing.processes import free_port
 from billing.stripe_client import create_stripe_client
@@ -57,29 +52,15 @@ def _venv_binary(name: str) -> str:
 @pytest.fixture(scope="session")
 def admin_database_url() -> Iterator[str]:
     """DATABASE_URL when set, else the local server on :5432, else an embedded PostgreSQL."""
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    if tcp_reachable("127.0.0.1", 5432):
-        yield "postgresql://postgres@127.0.0.1:5432/postgres"
-        return
-    server, url = start_embedded(
-        Path(tempfile.mkdtemp(prefix="billing-pg-")) / "data", ephemeral=True
-    )
-    yield url
-    server.cleanup()
+    with admin_database(os.environ.get("DATABASE_URL")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def database_url(admin_database_url: str) -> Iterator[str]:
     """A fresh database for this test session, migrated to head by Alembic."""
-    name = f"billing_test_{uuid.uuid4().hex[:12]}"
-    ensure_database(admin_database_url, name)
-    url = with_database(admin_database_url, name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(admin_database_url, name)
+    with fresh_database(admin_database_url, "billing_test") as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session")
