@@ -13,13 +13,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.deps import ActivityDeps
 from activities.registry import build_activities
-from billing.config import Settings, get_settings
-from billing.db import create_db_engine, session_factory
-from billing.logging import configure_logging, register_secret
-from billing.metrics import ScheduledRunMetrics, serve_worker_metrics
-from billing.schedules import ensure_schedules
-from billing.stripe_client import create_stripe_client
-from billing.temporal_client import connect_temporal, runtime_with_prometheus
+from core.config import Settings, get_settings
+from core.db import create_db_engine, session_factory
+from core.logging import configure_logging, register_secret
+from core.metrics import ScheduledRunMetrics, serve_worker_metrics
+from core.schedules import ensure_schedules
+from core.stripe_client import create_stripe_client
+from core.temporal_client import connect_temporal, runtime_with_prometheus
 from workflows.registry import WORKFLOWS
 
 logger = logging.getLogger("billing.worker")

@@ -35,9 +35,9 @@ from temporalio import activity
 
 from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
-from activities.stripe_gateway import shared_gateway
-from billing.constants import INTERVALS, SELF_SERVE_PLANS
-from billing.db import transaction
+from core.constants import INTERVALS, SELF_SERVE_PLANS
+from core.db import transaction
+from core.stripe_gateway import shared_gateway
 from models.catalog import PlanVariant
 from models.catalog_payloads import CatalogSyncInput, CatalogSyncSummary
 

@@ -15,9 +15,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
-from activities.stripe_gateway import shared_gateway
-from billing.constants import ENTITLED_STATUSES, FREE_PLAN
-from billing.db import transaction
+from core.constants import ENTITLED_STATUSES, FREE_PLAN
+from core.db import transaction
+from core.stripe_gateway import shared_gateway
 from models.catalog import PlanVariant
 from models.checkout import CheckoutSession, StripeCheckoutIdempotency
 from models.checkout_payloads import (

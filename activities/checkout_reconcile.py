@@ -18,11 +18,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.event_handlers import EventContext, handle_checkout_completed
-from activities.stripe_gateway import shared_gateway
-from billing.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
-from billing.db import transaction
-from billing.metrics import CHECKOUT_RECONCILES
+from core.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
+from core.db import transaction
+from core.metrics import CHECKOUT_RECONCILES
+from core.stripe_gateway import shared_gateway
 from models.event_payloads import ApplyEventInput, EventHints
 from models.reconcile_payloads import (
     ACTIVITY_RECONCILE_CHECKOUT,
@@ -30,6 +29,7 @@ from models.reconcile_payloads import (
     CheckoutReconcileInput,
     CheckoutReconcileResult,
 )
+from rules.events import EventContext, handle_checkout_completed
 
 logger = logging.getLogger(__name__)
 

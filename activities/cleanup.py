@@ -6,7 +6,7 @@ from sqlalchemy import text
 from temporalio import activity
 
 from activities.deps import ActivityDeps
-from billing.db import transaction
+from core.db import transaction
 from models.schedule_payloads import CleanupBatchInput, CleanupBatchResult
 
 # One bounded statement per table: short locks, and a crash loses at most one batch's work.

@@ -23,8 +23,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
-from activities.stripe_gateway import shared_gateway
-from billing.db import transaction
+from core.db import transaction
+from core.stripe_gateway import shared_gateway
 from models.checkout_payloads import EnsureCustomerInput, EnsureCustomerResult
 from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
 from models.workspace import Workspace

@@ -8,7 +8,7 @@ import stripe
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing.config import Settings
+from core.config import Settings
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from activities.reconcile_apply import apply_fresh_subscription
-from billing.db import transaction
+from core.db import transaction
 from models.schedule_payloads import GraceBatchInput, GraceBatchResult
 
 logger = logging.getLogger("billing.grace")

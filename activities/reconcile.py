@@ -28,10 +28,10 @@ from activities.reconcile_apply import (
     fetch_subscription,
     held_by_expired_grace,
 )
-from activities.stripe_gateway import shared_gateway, stripe_error, to_dict
-from activities.subscription_state import STATUS_MAP
-from billing.db import transaction
+from core.db import transaction
+from core.stripe_gateway import shared_gateway, stripe_error, to_dict
 from models.schedule_payloads import ObjectsReconcileInput, ObjectsReconcileResult
+from rules.subscription_state import STATUS_MAP
 
 logger = logging.getLogger("billing.reconcile")
 

@@ -17,8 +17,9 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from activities.deps import ActivityDeps
-from activities.stripe_gateway import shared_gateway
-from activities.subscription_state import (
+from core.db import transaction
+from core.stripe_gateway import shared_gateway
+from rules.subscription_state import (
     GRACE_EXPIRED_STATUS,
     apply_subscription,
     ensure_free_subscription,
@@ -27,8 +28,7 @@ from activities.subscription_state import (
     refresh_entitlements,
     set_grace_from_invoice,
 )
-from activities.workspace_resolution import resolve_subscription_workspace
-from billing.db import transaction
+from rules.workspaces import resolve_subscription_workspace
 
 
 @dataclass(frozen=True)

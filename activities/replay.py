@@ -19,8 +19,8 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.deps import ActivityDeps
-from billing.constants import SA_STRIPE_EVENT_TYPE, event_workflow_id
-from billing.db import transaction
+from core.constants import SA_STRIPE_EVENT_TYPE, event_workflow_id
+from core.db import transaction
 from models.event_payloads import StripeEventInput
 from models.schedule_payloads import (
     DispatchInput,

@@ -15,9 +15,9 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from activities.replay import dispatch_events
-from activities.stripe_gateway import shared_gateway, stripe_error
-from billing.constants import HANDLED_EVENT_TYPES
-from billing.db import transaction
+from core.constants import HANDLED_EVENT_TYPES
+from core.db import transaction
+from core.stripe_gateway import shared_gateway, stripe_error
 from models.event_payloads import event_hints
 from models.schedule_payloads import EventsReconcileInput, EventsReconcileResult
 

@@ -14,11 +14,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.event_handlers import HANDLERS, EventContext
 from activities.event_metrics import WEBHOOKS_FAILED, WEBHOOKS_PROCESSED
-from activities.stripe_gateway import shared_gateway
-from billing.db import transaction
-from billing.metrics import observe_event_applied
+from core.db import transaction
+from core.metrics import observe_event_applied
+from core.stripe_gateway import shared_gateway
 from models.event_payloads import (
     ACTIVITY_APPLY_EVENT,
     ACTIVITY_CLAIM_EVENT,
@@ -32,6 +31,7 @@ from models.event_payloads import (
     FailEventResult,
     event_hints,
 )
+from rules.events import HANDLERS, EventContext
 
 # The longest last_error kept on the row: enough to diagnose, never a whole payload.
 MAX_ERROR_CHARS = 2000

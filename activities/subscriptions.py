@@ -11,16 +11,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.stripe_gateway import shared_gateway
-from activities.subscription_state import apply_subscription, lock_workspace, set_grace_from_invoice
-from activities.workspace_resolution import resolve_subscription_workspace
-from billing.db import transaction
+from core.db import transaction
+from core.stripe_gateway import shared_gateway
 from models.event_payloads import (
     ACTIVITY_SYNC_SUBSCRIPTION,
     WORKSPACE_NOT_RESOLVED,
     AppliedState,
     SyncSubscriptionInput,
 )
+from rules.subscription_state import apply_subscription, lock_workspace, set_grace_from_invoice
+from rules.workspaces import resolve_subscription_workspace
 
 
 class SubscriptionActivities:

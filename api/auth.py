@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import ApiError
-from billing.tokens import InvalidToken, user_id_from_token
+from core.tokens import InvalidToken, user_id_from_token
 from models.workspace import Workspace, WorkspaceMember
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}

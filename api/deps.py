@@ -14,8 +14,8 @@ from temporalio.client import Client
 
 from api.auth import WorkspaceAccess, authenticate, workspace_access
 from api.errors import ApiError
-from billing.config import Settings
-from billing.constants import BILLING_MANAGER_ROLES, WORKSPACE_ROLES
+from core.config import Settings
+from core.constants import BILLING_MANAGER_ROLES, WORKSPACE_ROLES
 
 
 def get_app_settings(request: Request) -> Settings:

@@ -20,11 +20,11 @@ from api.routes import (
     webhook,
 )
 from api.started_events import RecentlyStarted
-from billing.config import Settings, get_settings
-from billing.db import create_db_engine, session_factory
-from billing.logging import register_secret
-from billing.stripe_client import create_stripe_client
-from billing.temporal_client import API_RETRY, connect_temporal
+from core.config import Settings, get_settings
+from core.db import create_db_engine, session_factory
+from core.logging import register_secret
+from core.stripe_client import create_stripe_client
+from core.temporal_client import API_RETRY, connect_temporal
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -9,7 +9,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billing.logging import log_context
+from core.logging import log_context
 
 WORKSPACE_PATH = re.compile(r"/workspaces/([0-9a-fA-F-]{36})(?:/|$)")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

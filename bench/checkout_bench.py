@@ -39,12 +39,12 @@ from bench.support import (
     server_process,
     settings_env,
 )
-from billing.config import Settings
-from billing.constants import SEARCH_ATTRIBUTES
-from billing.db import create_db_engine, session_factory
-from billing.stripe_client import create_stripe_client
-from billing.temporal_client import DATA_CONVERTER
-from billing.tokens import mint_token
+from core.config import Settings
+from core.constants import SEARCH_ATTRIBUTES
+from core.db import create_db_engine, session_factory
+from core.stripe_client import create_stripe_client
+from core.temporal_client import DATA_CONVERTER
+from core.tokens import mint_token
 from worker import build_worker, workflow_runner
 
 log = logging.getLogger("checkout_bench")

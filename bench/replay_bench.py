@@ -29,10 +29,10 @@ from temporalio.worker import Worker
 from activities.deps import ActivityDeps
 from bench.baseline_workflow import TwoActivityWorkflow, noop
 from bench.support import SECRET, bench_settings, database
-from billing.constants import HANDLED_EVENT_TYPES, SEARCH_ATTRIBUTES
-from billing.db import create_db_engine, session_factory
-from billing.stripe_client import create_stripe_client
-from billing.temporal_client import DATA_CONVERTER
+from core.constants import HANDLED_EVENT_TYPES, SEARCH_ATTRIBUTES
+from core.db import create_db_engine, session_factory
+from core.stripe_client import create_stripe_client
+from core.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import ReplayInput, ReplayResult
 from stripe_emulator import lifecycle
 from stripe_emulator.core import Emulator

@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from billing.config import Settings
-from billing.postgres import (
+from core.config import Settings
+from ops.postgres import (
     admin_database,
     fresh_database,
 )
-from billing.processes import free_port
+from ops.processes import free_port
 
 SECRET = "whsec_bench_secret"
 JWT_SECRET = "bench-" + "x" * 40

@@ -42,9 +42,9 @@ from bench.support import (
     server_process,
     settings_env,
 )
-from billing.constants import SEARCH_ATTRIBUTES
-from billing.db import create_db_engine
-from billing.temporal_client import DATA_CONVERTER
+from core.constants import SEARCH_ATTRIBUTES
+from core.db import create_db_engine
+from core.temporal_client import DATA_CONVERTER
 from stripe_emulator.seed import catalog_ids, lookup_key
 from stripe_emulator.webhooks import sign
 from worker import workflow_runner

@@ -6,7 +6,7 @@ import os
 
 from alembic import context
 
-from billing.db import create_sync_engine
+from core.db import create_sync_engine
 from models.tables import metadata
 
 config = context.config

@@ -24,17 +24,17 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from api.main import create_app
-from billing.config import Settings
-from billing.constants import SEARCH_ATTRIBUTES
-from billing.db import create_db_engine, session_factory
-from billing.postgres import (
+from core.config import Settings
+from core.constants import SEARCH_ATTRIBUTES
+from core.db import create_db_engine, session_factory
+from core.stripe_client import create_stripe_client
+from core.temporal_client import DATA_CONVERTER
+from core.tokens import mint_token
+from ops.postgres import (
     admin_database,
     fresh_database,
 )
-from billing.processes import free_port
-from billing.stripe_client import create_stripe_client
-from billing.temporal_client import DATA_CONVERTER
-from billing.tokens import mint_token
+from ops.processes import free_port
 from worker import build_worker
 
 JWT_SECRET = "test-jwt-secret-" + "x" * 32

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import workspace_access
 from api.errors import ApiError
-from billing.tokens import mint_token
+from core.tokens import mint_token
 from tests.conftest import JWT_SECRET, bearer, create_workspace
 
 

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 import httpx
 
 from api.main import create_app
-from billing.config import Settings
-from billing.postgres import with_database
-from billing.processes import free_port
+from core.config import Settings
+from ops.postgres import with_database
+from ops.processes import free_port
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from billing.temporal_client import DATA_CONVERTER
+from core.temporal_client import DATA_CONVERTER
 from worker import workflow_runner
 from workflows.registry import WORKFLOWS
 

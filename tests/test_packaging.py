@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from billing.config import Settings
-from billing.constants import SEARCH_ATTRIBUTES
-from billing.tokens import user_id_from_token
+from core.config import Settings
+from core.constants import SEARCH_ATTRIBUTES
+from core.tokens import user_id_from_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,7 @@ def test_token_command_mints_a_valid_token(monkeypatch: Any) -> None:
     }
     user = uuid.uuid4()
     done = subprocess.run(
-        [sys.executable, "-m", "billing.cli", "token", "--user", str(user)],
+        [sys.executable, "-m", "ops.cli", "token", "--user", str(user)],
         capture_output=True,
         text=True,
         env=env,

@@ -10,8 +10,8 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from billing.constants import SEARCH_ATTRIBUTES
-from billing.search_attributes import ensure_search_attributes
+from core.constants import SEARCH_ATTRIBUTES
+from core.search_attributes import ensure_search_attributes
 
 
 async def test_registers_missing_attributes_once(temporal_env: WorkflowEnvironment) -> None:

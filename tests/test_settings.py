@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from billing.config import SettingsError, load_settings
+from core.config import SettingsError, load_settings
 
 REQUIRED = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/billing",
@@ -67,7 +67,7 @@ def test_production_refuses_placeholder_secret(env: pytest.MonkeyPatch) -> None:
 def test_cli_stops_with_one_line_naming_the_variable(env: pytest.MonkeyPatch) -> None:
     env.delenv("STRIPE_SECRET_KEY")
     done = subprocess.run(
-        [sys.executable, "-m", "billing.cli", "migrate"],
+        [sys.executable, "-m", "ops.cli", "migrate"],
         capture_output=True,
         text=True,
         timeout=60,

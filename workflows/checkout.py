@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities
     from activities.checkout import CheckoutActivities
     from activities.customers import WORKSPACE_GONE, CustomerActivities
-    from billing.constants import (
+    from core.constants import (
         SA_STRIPE_CHECKOUT_SESSION_ID,
         SA_STRIPE_CUSTOMER_ID,
         SA_WORKSPACE_ID,

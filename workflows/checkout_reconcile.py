@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from billing.constants import (
+    from core.constants import (
         SA_STRIPE_CHECKOUT_SESSION_ID,
         SA_STRIPE_CUSTOMER_ID,
         SA_STRIPE_SUBSCRIPTION_ID,

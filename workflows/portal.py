@@ -11,7 +11,7 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.portal import PortalActivities
-    from billing.constants import SA_WORKSPACE_ID
+    from core.constants import SA_WORKSPACE_ID
     from models.checkout_payloads import (
         STRIPE_CUSTOMER_MISSING,
         STRIPE_PORTAL_SESSION_FAILED,

@@ -17,7 +17,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from billing.constants import (
+    from core.constants import (
         SA_STRIPE_CUSTOMER_ID,
         SA_STRIPE_SUBSCRIPTION_ID,
         SA_WORKSPACE_ID,

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from api.deps import MemberAccess, SessionDep
-from billing.constants import ENTITLED_STATUSES
+from core.constants import ENTITLED_STATUSES
 from models.checkout import CheckoutSession
 from models.schemas import BillingStatusPublic, PendingCheckoutPublic
 from models.subscription import Subscription, WorkspaceGrant

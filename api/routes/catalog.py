@@ -13,7 +13,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from api.deps import SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.temporal_errors import run_workflow
-from billing.constants import CATALOG_SYNC_WORKFLOW_PREFIX
+from core.constants import CATALOG_SYNC_WORKFLOW_PREFIX
 from models.catalog_payloads import CatalogSyncInput, CatalogSyncSummary
 from workflows.catalog_sync import CatalogSyncWorkflow
 

@@ -29,7 +29,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from api.deps import ManagerAccess, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.temporal_errors import run_workflow
-from billing.constants import checkout_workflow_id
+from core.constants import checkout_workflow_id
 from models.checkout import StripeCheckoutIdempotency
 from models.checkout_payloads import IDEMPOTENCY_TTL_HOURS, CheckoutInput
 from models.schemas import CheckoutRequest, CheckoutSessionPublic

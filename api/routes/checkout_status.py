@@ -20,8 +20,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from api.deps import MemberAccess, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from billing.config import Settings
-from billing.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
+from core.config import Settings
+from core.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
 from models.reconcile_payloads import CheckoutReconcileInput
 from models.schemas import CheckoutStatusPublic
 from workflows.checkout_reconcile import RECONCILE_EXECUTION_TIMEOUT, CheckoutReconcileWorkflow

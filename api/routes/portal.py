@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDReusePolicy
 
 from api.deps import ManagerAccess, SettingsDep, TemporalDep
 from api.temporal_errors import run_workflow
-from billing.constants import portal_workflow_id
+from core.constants import portal_workflow_id
 from models.checkout_payloads import PortalInput
 from models.schemas import PortalSessionPublic
 from workflows.portal import PortalWorkflow

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header
 from api.deps import SessionMakerDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.routes.catalog import require_admin
-from billing.trace import WorkspaceNotFound, build_trace
 from models.trace_payloads import WorkspaceTrace
+from ops.trace import WorkspaceNotFound, build_trace
 
 router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["support"])
 

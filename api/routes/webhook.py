@@ -30,8 +30,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from activities.event_metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_IGNORED, WEBHOOKS_RECEIVED
 from api.errors import ApiError
 from api.started_events import RecentlyStarted
-from billing.config import Settings
-from billing.constants import HANDLED_EVENT_TYPES, SA_STRIPE_EVENT_TYPE, event_workflow_id
+from core.config import Settings
+from core.constants import HANDLED_EVENT_TYPES, SA_STRIPE_EVENT_TYPE, event_workflow_id
 from models.event_payloads import StripeEventInput
 from workflows.stripe_event import StripeEventWorkflow
 

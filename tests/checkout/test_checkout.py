@@ -9,8 +9,8 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from billing.config import Settings
-from billing.constants import (
+from core.config import Settings
+from core.constants import (
     SA_STRIPE_CHECKOUT_SESSION_ID,
     SA_STRIPE_CUSTOMER_ID,
     SA_WORKSPACE_ID,

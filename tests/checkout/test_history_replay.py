@@ -19,8 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from activities.checkout import CheckoutActivities
-from billing.constants import checkout_workflow_id, portal_workflow_id
-from billing.temporal_client import DATA_CONVERTER
+from core.constants import checkout_workflow_id, portal_workflow_id
+from core.temporal_client import DATA_CONVERTER
 from models.checkout_payloads import CheckoutContextInput, CheckoutInput, CheckoutResult
 from tests.checkout.conftest import Billing
 from tests.checkout.test_price_drift import replace_pro_monthly

@@ -9,7 +9,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from billing.config import Settings
+from core.config import Settings
 from tests.checkout.conftest import Billing, assert_error
 from tests.conftest import make_settings
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from billing.config import Settings
-from billing.constants import SA_STRIPE_CUSTOMER_ID, SA_WORKSPACE_ID, portal_workflow_id
+from core.config import Settings
+from core.constants import SA_STRIPE_CUSTOMER_ID, SA_WORKSPACE_ID, portal_workflow_id
 from tests.checkout.conftest import Billing, assert_error
 
 CONFIGURATION = "bpc_portaltest000000000001"

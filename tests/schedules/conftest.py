@@ -16,8 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from billing.config import Settings
-from billing.schedules import job_specs
+from core.config import Settings
+from core.schedules import job_specs
 from tests.conftest import create_workspace, emulator_control
 from tests.support import execute, price_id
 from tests.support import fetch_all as rows

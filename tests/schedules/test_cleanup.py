@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from billing.config import Settings
+from core.config import Settings
 from models.schedule_payloads import CleanupInput
 from tests.conftest import create_workspace
 from tests.support import execute

@@ -15,9 +15,9 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.registry import build_activities
-from billing.config import Settings
-from billing.constants import HANDLED_EVENT_TYPES
-from billing.temporal_client import DATA_CONVERTER
+from core.config import Settings
+from core.constants import HANDLED_EVENT_TYPES
+from core.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import GraceInput, ReplayInput
 from tests.schedules.conftest import Account, Store, plan_of, subscription_row
 from tests.schedules.grace_clock import GraceClockWorkflow

@@ -16,8 +16,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from billing.config import Settings
-from billing.temporal_client import DATA_CONVERTER
+from core.config import Settings
+from core.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import CleanupInput, GraceInput, ReplayInput
 from tests.schedules.conftest import Store
 from tests.schedules.reordered_replay import SweepFirstReplayWorkflow

@@ -9,8 +9,8 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from billing.config import Settings
-from billing.constants import HANDLED_EVENT_TYPES, event_workflow_id
+from core.config import Settings
+from core.constants import HANDLED_EVENT_TYPES, event_workflow_id
 from models.event_payloads import StripeEventInput, StripeEventResult
 from models.schedule_payloads import ReplayInput, ReplayResult
 from tests.schedules.conftest import Store, plan_of, subscription_row

@@ -14,14 +14,14 @@ from temporalio.client import ScheduleActionExecutionStartWorkflow, ScheduleOver
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from billing.config import Settings
-from billing.constants import (
+from core.config import Settings
+from core.constants import (
     SCHEDULE_CATALOG_SYNC,
     SCHEDULE_CLEANUP,
     SCHEDULE_GRACE,
     SCHEDULE_REPLAY,
 )
-from billing.schedules import describe_schedules, schedules_command
+from core.schedules import describe_schedules, schedules_command
 from models.schedule_payloads import CleanupResult
 from tests.schedules.conftest import delete_schedules
 from tests.support import eventually
@@ -109,13 +109,13 @@ def cli_env(settings: Settings) -> dict[str, str]:
 async def test_cli_lists_schedules_and_triggers_cleanup_now(
     settings: Settings, temporal_env: WorkflowEnvironment, billing_worker: Worker
 ) -> None:
-    from billing.schedules import ensure_schedules
+    from core.schedules import ensure_schedules
     from workflows.registry import WORKFLOWS
 
     await delete_schedules(temporal_env.client, settings)
     try:
         await ensure_schedules(temporal_env.client, settings, {w.__name__ for w in WORKFLOWS})
-        command = [sys.executable, "-m", "billing.cli", "schedules"]
+        command = [sys.executable, "-m", "ops.cli", "schedules"]
         listed = await asyncio.to_thread(
             subprocess.run,
             command,

@@ -19,8 +19,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from billing.config import Settings
-from billing.constants import HANDLED_EVENT_TYPES
+from core.config import Settings
+from core.constants import HANDLED_EVENT_TYPES
 from tests.conftest import ADMIN_TOKEN, bearer, create_workspace, emulator_control, make_settings
 from tests.support import eventually
 

@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from billing.temporal_client import DATA_CONVERTER
+from core.temporal_client import DATA_CONVERTER
 from models.reconcile_payloads import (
     ACTIVITY_RECONCILE_CHECKOUT,
     CheckoutReconcileInput,

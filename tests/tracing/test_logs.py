@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from temporalio import activity, workflow
 
-from billing.config import Settings
-from billing.logging import configure_logging
-from billing.tokens import mint_token
+from core.config import Settings
+from core.logging import configure_logging
+from core.tokens import mint_token
 from tests.conftest import ADMIN_TOKEN, JWT_SECRET
 from tests.support import eventually
 from tests.tracing.conftest import System

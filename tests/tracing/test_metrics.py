@@ -22,10 +22,10 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from billing.config import Settings
-from billing.processes import free_port
+from core.config import Settings
 from models.reconcile_payloads import CheckoutReconcileInput
 from models.schedule_payloads import ReplayInput
+from ops.processes import free_port
 from stripe_emulator.seed import catalog_ids, lookup_key
 from stripe_emulator.webhooks import sign
 from tests.conftest import WEBHOOK_SECRET

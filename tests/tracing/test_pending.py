@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from temporalio.client import WorkflowExecutionStatus
 
 from api.main import create_app
-from billing.config import Settings
+from core.config import Settings
 from tests.conftest import bearer, create_workspace
 from tests.support import eventually
 from tests.tracing.conftest import System, sample

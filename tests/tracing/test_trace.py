@@ -7,13 +7,13 @@ import uuid
 from typing import Any
 
 import pytest
+from billing import cli
 from sqlalchemy import text
 
-from billing import cli
-from billing.config import Settings, get_settings
-from billing.constants import HANDLED_EVENT_TYPES as HANDLED
-from billing.db import create_sync_engine
-from billing.trace import trace_command
+from core.config import Settings, get_settings
+from core.constants import HANDLED_EVENT_TYPES as HANDLED
+from core.db import create_sync_engine
+from ops.trace import trace_command
 from tests.conftest import ADMIN_TOKEN
 from tests.support import eventually
 from tests.tracing.conftest import System

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billing.constants import HANDLED_EVENT_TYPES
+from core.constants import HANDLED_EVENT_TYPES
 from stripe_emulator.webhooks import sign
 from tests.conftest import WEBHOOK_SECRET, create_workspace, emulator_control
 from tests.support import eventually, fetch_all, price_id

@@ -17,8 +17,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from billing.config import Settings
-from billing.constants import event_workflow_id
+from core.config import Settings
+from core.constants import event_workflow_id
 from tests.support import eventually, fetch_all
 from tests.webhook.conftest import Shop, signed, workspace_state
 
@@ -215,7 +215,7 @@ async def test_redelivery_of_a_started_event_skips_temporal_unless_it_failed(
 ) -> None:
     from temporalio.client import Client
 
-    from billing.temporal_client import DATA_CONVERTER
+    from core.temporal_client import DATA_CONVERTER
 
     app = create_app(settings)  # no worker runs: started workflows stay pending
     async with app.router.lifespan_context(app):

@@ -16,8 +16,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from activities.subscription_state import invoice_is_failing
-from billing.constants import HANDLED_EVENT_TYPES
+from core.constants import HANDLED_EVENT_TYPES
+from rules.subscription_state import invoice_is_failing
 from tests.support import eventually, fetch_all, price_id
 from tests.webhook.conftest import Buyer, Shop, signed, workspace_state
 

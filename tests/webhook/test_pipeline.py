@@ -6,7 +6,7 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
-from billing.constants import event_workflow_id
+from core.constants import event_workflow_id
 from tests.support import fetch_all
 from tests.webhook.conftest import Shop, workspace_state
 

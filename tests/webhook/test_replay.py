@@ -18,8 +18,8 @@ from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from billing.constants import event_workflow_id
-from billing.temporal_client import DATA_CONVERTER
+from core.constants import event_workflow_id
+from core.temporal_client import DATA_CONVERTER
 from tests.webhook.conftest import Shop, signed
 from worker import workflow_runner
 from workflows.stripe_event import StripeEventWorkflow

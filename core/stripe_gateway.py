@@ -12,10 +12,10 @@ import weakref
 from typing import Any
 
 import stripe
+from activities.rate_limit import TokenBucket
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.rate_limit import TokenBucket
 
 # Per StripeClient, so a worker's activities share one bucket and tests' clients stay apart.
 _GATEWAYS: weakref.WeakKeyDictionary[stripe.StripeClient, StripeGateway] = (

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from billing.config import Settings
+from core.config import Settings
 from models.trace_payloads import TraceStep, WorkspaceTrace
 
 MAX_WORKFLOWS = 500
@@ -326,8 +326,8 @@ def render_text(trace: WorkspaceTrace) -> str:
 
 async def trace_command(settings: Settings, workspace_id: uuid.UUID, as_json: bool) -> str:
     """`billing trace`: connect, build the trace, render it; the engine is disposed after."""
-    from billing.db import create_db_engine, session_factory
-    from billing.temporal_client import connect_temporal
+    from core.db import create_db_engine, session_factory
+    from core.temporal_client import connect_temporal
 
     engine = create_db_engine(settings.database_url, pool_size=2)
     try:

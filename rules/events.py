@@ -18,29 +18,29 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
-from activities.plans import resolve_plan
-from activities.stripe_gateway import StripeGateway
-from activities.subscription_state import (
+from core.metrics import observe_checkout_finalized
+from core.stripe_gateway import StripeGateway
+from models.event_payloads import (
+    WORKSPACE_NOT_RESOLVED,
+    AppliedState,
+    ApplyEventInput,
+    invoice_subscription_id,
+)
+from rules.plans import resolve_plan
+from rules.subscription_state import (
     apply_subscription,
     ensure_free_subscription,
     lock_workspace,
     refresh_entitlements,
     set_grace_from_invoice,
 )
-from activities.workspace_resolution import (
+from rules.workspaces import (
     link_customer,
     parse_uuid,
     resolve_subscription_workspace,
     workspace_claim,
     workspace_from_rows,
     workspaces_of_customer,
-)
-from billing.metrics import observe_checkout_finalized
-from models.event_payloads import (
-    WORKSPACE_NOT_RESOLVED,
-    AppliedState,
-    ApplyEventInput,
-    invoice_subscription_id,
 )
 
 logger = logging.getLogger(__name__)

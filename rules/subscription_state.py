@@ -28,9 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from activities.event_metrics import WEBHOOKS_OUT_OF_ORDER
-from activities.plans import PlanRef, resolve_plan, stripe_price
-from billing.constants import ENTITLED_STATUSES, FREE_PLAN
+from core.constants import ENTITLED_STATUSES, FREE_PLAN
 from models.event_payloads import UNKNOWN_SUBSCRIPTION_STATUS, AppliedState
+from rules.plans import PlanRef, resolve_plan, stripe_price
 
 logger = logging.getLogger(__name__)
 

@@ -85,7 +85,7 @@ def admin_database(configured: str | None = None) -> Iterator[str]:
 @contextmanager
 def fresh_database(admin_url: str, prefix: str) -> Iterator[str]:
     """A new database migrated to head by Alembic, dropped afterwards."""
-    from billing import migrate  # Alembic is only needed here
+    from ops import migrate  # Alembic is only needed here
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     ensure_database(admin_url, name)

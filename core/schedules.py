@@ -25,8 +25,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from billing.config import Settings
-from billing.constants import (
+from core.config import Settings
+from core.constants import (
     SCHEDULE_CATALOG_SYNC,
     SCHEDULE_CLEANUP,
     SCHEDULE_GRACE,
@@ -261,7 +261,7 @@ async def schedules_command(
     settings: Settings, out: TextIO, trigger: str | None = None, client: Client | None = None
 ) -> int:
     """`billing schedules [--trigger ID]`: list the schedules, or run one now."""
-    from billing.temporal_client import connect_temporal
+    from core.temporal_client import connect_temporal
 
     temporal = client or await connect_temporal(settings)
     if trigger is not None:

@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from billing.config import SettingsError, get_settings
+from core.config import SettingsError, get_settings
 
 
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from billing.logging import configure_logging
+    from core.logging import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
@@ -38,7 +38,7 @@ def _worker(_: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from billing import migrate
+    from ops import migrate
 
     settings = get_settings()
     migrate.upgrade(settings.database_url, args.revision)
@@ -46,7 +46,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from billing.tokens import mint_token
+    from core.tokens import mint_token
 
     settings = get_settings()
     token = mint_token(
@@ -59,8 +59,8 @@ def _token(args: argparse.Namespace) -> int:
 def _setup_temporal(_: argparse.Namespace) -> int:
     import asyncio
 
-    from billing.search_attributes import ensure_search_attributes
-    from billing.temporal_client import connect_temporal
+    from core.search_attributes import ensure_search_attributes
+    from core.temporal_client import connect_temporal
 
     settings = get_settings()
 
@@ -78,7 +78,7 @@ def _setup_temporal(_: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from billing.devstack import run_dev_stack
+    from ops.devstack import run_dev_stack
 
     return run_dev_stack(args.data_dir)
 
@@ -86,7 +86,7 @@ def _dev(args: argparse.Namespace) -> int:
 def _schedules(args: argparse.Namespace) -> int:
     import asyncio
 
-    from billing.schedules import schedules_command
+    from core.schedules import schedules_command
 
     return asyncio.run(schedules_command(get_settings(), sys.stdout, trigger=args.trigger))
 
@@ -94,7 +94,7 @@ def _schedules(args: argparse.Namespace) -> int:
 def _trace(args: argparse.Namespace) -> int:
     import asyncio
 
-    from billing.trace import WorkspaceNotFound, trace_command
+    from ops.trace import WorkspaceNotFound, trace_command
 
     try:
         workspace_id = uuid.UUID(args.workspace)

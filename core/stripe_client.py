@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stripe
 
-from billing.config import Settings
+from core.config import Settings
 
 # Seed 002 fixes the API version; Stripe objects are parsed by this shape.
 STRIPE_API_VERSION = "2026-01-28.clover"

@@ -9,7 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RetryConfig
 
-from billing.config import Settings
+from core.config import Settings
 
 # Every client and worker shares this converter, so payloads may be pydantic models.
 DATA_CONVERTER = pydantic_data_converter

@@ -17,12 +17,12 @@ from typing import Any
 
 import psycopg
 
-from billing import migrate
-from billing.constants import SEARCH_ATTRIBUTES
-from billing.logging import configure_logging
-from billing.postgres import ensure_database, libpq_url, start_embedded, with_database
-from billing.processes import ProcessGroup, choose_port, http_ok, tcp_open, wait_until
-from billing.tokens import mint_token
+from core.constants import SEARCH_ATTRIBUTES
+from core.logging import configure_logging
+from core.tokens import mint_token
+from ops import migrate
+from ops.postgres import ensure_database, libpq_url, start_embedded, with_database
+from ops.processes import ProcessGroup, choose_port, http_ok, tcp_open, wait_until
 
 logger = logging.getLogger("billing.dev")
 EMULATOR_SECRET_KEY = "sk_test_emulator"
@@ -179,9 +179,9 @@ def run_dev_stack(data_dir_name: str) -> int:
                 env,
             )
         wait_until(tcp_open(ports.temporal), "Temporal dev server", timeout=90)
-        group.start("worker", [sys.executable, "-m", "billing.cli", "worker"], env)
+        group.start("worker", [sys.executable, "-m", "ops.cli", "worker"], env)
         group.start(
-            "api", [sys.executable, "-m", "billing.cli", "api", "--port", str(ports.api)], env
+            "api", [sys.executable, "-m", "ops.cli", "api", "--port", str(ports.api)], env
         )
         wait_until(http_ok(f"{api_url}/readyz"), "API", timeout=90)
         _seed_demo_workspace(database_url, values["demo_workspace_id"], values["demo_owner_id"])

@@ -1,1 +1,0 @@
-"""Core of the billing orchestrator: settings, constants, database and Stripe wiring."""

@@ -1,0 +1,1 @@
+"""Operator tools: the `billing` command, local stack, embedded PostgreSQL and support trace."""
