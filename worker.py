@@ -16,10 +16,10 @@ from activities.registry import build_activities
 from core.config import Settings, get_settings
 from core.db import create_db_engine, session_factory
 from core.logging import configure_logging, register_secret
-from core.metrics import ScheduledRunMetrics, serve_worker_metrics
 from core.schedules import ensure_schedules
 from core.stripe_client import create_stripe_client
 from core.temporal_client import connect_temporal, runtime_with_prometheus
+from core.worker_metrics import ScheduledRunMetrics, serve_worker_metrics
 from workflows.registry import WORKFLOWS
 
 logger = logging.getLogger("billing.worker")

@@ -6,18 +6,16 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import stripe
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from stripe.params.checkout import SessionCreateParams
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
+from activities.failures import reported
 from core.constants import ENTITLED_STATUSES, FREE_PLAN
 from core.db import transaction
-from core.stripe_gateway import shared_gateway
 from models.catalog import PlanVariant
 from models.checkout import CheckoutSession, StripeCheckoutIdempotency
 from models.checkout_payloads import (
@@ -55,8 +53,7 @@ class CheckoutActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._settings = deps.settings
         self._sessions = deps.sessions
-        self._stripe = deps.stripe
-        self._limiter = shared_gateway(deps).bucket  # the worker's one Stripe rate limiter
+        self._stripe = deps.gateway
 
     @activity.defn(name="checkout.load_context")
     async def load_context(self, data: CheckoutContextInput) -> CheckoutContextResult:
@@ -100,13 +97,13 @@ class CheckoutActivities:
             "success_url": success_url(self._settings.checkout_success_url),
             "cancel_url": self._settings.checkout_cancel_url,
         }
-        await self._limiter.acquire()
-        try:
-            session = await self._stripe.v1.checkout.sessions.create_async(
-                params, options={"idempotency_key": stripe_checkout_key(data)}
+        with reported():
+            session = await self._stripe.call(
+                "checkout.sessions.create",
+                self._stripe.client.v1.checkout.sessions.create_async(
+                    params, options={"idempotency_key": stripe_checkout_key(data)}
+                ),
             )
-        except stripe.StripeError as exc:
-            raise stripe_failure(exc, "checkout.sessions.create") from None
         if not session.url:
             raise ApplicationError(
                 "stripe answered a checkout session without url",

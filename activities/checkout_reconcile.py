@@ -18,10 +18,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
+from activities.failures import reported
 from core.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
 from core.db import transaction
 from core.metrics import CHECKOUT_RECONCILES
-from core.stripe_gateway import shared_gateway
 from models.event_payloads import ApplyEventInput, EventHints
 from models.reconcile_payloads import (
     ACTIVITY_RECONCILE_CHECKOUT,
@@ -50,11 +50,15 @@ class CheckoutReconcileActivities:
 
     def __init__(self, deps: ActivityDeps) -> None:
         self._sessions = deps.sessions
-        self._gateway = shared_gateway(deps)
+        self._gateway = deps.gateway
         self._grace_days = deps.settings.billing_grace_days
 
     @activity.defn(name=ACTIVITY_RECONCILE_CHECKOUT)
     async def reconcile_session(self, data: CheckoutReconcileInput) -> CheckoutReconcileResult:
+        with reported():
+            return await self._reconcile(data)
+
+    async def _reconcile(self, data: CheckoutReconcileInput) -> CheckoutReconcileResult:
         workspace_id = uuid.UUID(data.workspace_id)
         checkout = await self._gateway.retrieve_checkout_session(data.checkout_session_id)
         status = checkout.get("status")

@@ -7,21 +7,10 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from core.db import transaction
+from ledger import events as ledger
 from models.schedule_payloads import CleanupBatchInput, CleanupBatchResult
 
-# One bounded statement per table: short locks, and a crash loses at most one batch's work.
-DELETE_OLD_EVENTS = text(
-    """
-    DELETE FROM stripe_webhook_events
-    WHERE id IN (
-        SELECT id FROM stripe_webhook_events
-        WHERE status IN ('completed', 'ignored')
-          AND COALESCE(processed_at, received_at) < now() - make_interval(days => :days)
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    """
-)
+# Bounded: short locks, and a crash loses at most one batch's work.
 DELETE_EXPIRED_IDEMPOTENCY = text(
     """
     DELETE FROM stripe_checkout_idempotency
@@ -44,11 +33,11 @@ class CleanupActivities:
         """Delete at most `batch_size` rows of each kind; never pending, processing or failed."""
         days = input.retention_days or self._deps.settings.stripe_webhook_retention_days
         async with transaction(self._deps.sessions) as session:
-            events = await session.execute(
-                DELETE_OLD_EVENTS, {"days": days, "limit": input.batch_size}
+            events = await ledger.delete_finished(
+                session, older_than_days=days, limit=input.batch_size
             )
             keys = await session.execute(DELETE_EXPIRED_IDEMPOTENCY, {"limit": input.batch_size})
         return CleanupBatchResult(
-            webhook_events_deleted=events.rowcount or 0,  # type: ignore[attr-defined]
+            webhook_events_deleted=events,
             idempotency_deleted=keys.rowcount or 0,  # type: ignore[attr-defined]
         )

@@ -13,7 +13,6 @@ import hashlib
 import logging
 import uuid
 
-import stripe
 from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,10 +20,9 @@ from stripe.params import CustomerCreateParams
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
+from activities.failures import reported
 from core.db import transaction
-from core.stripe_gateway import shared_gateway
 from models.checkout_payloads import EnsureCustomerInput, EnsureCustomerResult
 from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
 from models.workspace import Workspace
@@ -49,12 +47,14 @@ class CustomerActivities:
 
     def __init__(self, deps: ActivityDeps) -> None:
         self._sessions = deps.sessions
-        self._stripe = deps.stripe
-        # The worker's one Stripe rate limiter, shared with the webhook activities.
-        self._limiter = shared_gateway(deps).bucket
+        self._stripe = deps.gateway
 
     @activity.defn(name="customers.ensure")
     async def ensure_customer(self, data: EnsureCustomerInput) -> EnsureCustomerResult:
+        with reported():
+            return await self._ensure(data)
+
+    async def _ensure(self, data: EnsureCustomerInput) -> EnsureCustomerResult:
         workspace_id = uuid.UUID(data.workspace_id)
         stale, reason = data.stale_customer_id, "session_refused_customer"
         if stale is None:
@@ -70,17 +70,10 @@ class CustomerActivities:
 
     async def _problem(self, customer_id: str) -> str | None:
         """None when Stripe has this customer live, else why it is unusable."""
-        await self._limiter.acquire()
-        try:
-            customer = await self._stripe.v1.customers.retrieve_async(customer_id)
-        except stripe.InvalidRequestError as exc:
-            if exc.code == "resource_missing":
-                return "customer_missing"
-            raise stripe_failure(exc, "customers.retrieve") from None
-        except stripe.StripeError as exc:
-            raise stripe_failure(exc, "customers.retrieve") from None
-        deleted = customer.to_dict(recursive=False).get("deleted")
-        return "customer_deleted" if deleted else None
+        customer = await self._stripe.retrieve_customer(customer_id)
+        if customer is None:
+            return "customer_missing"
+        return "customer_deleted" if customer.get("deleted") else None
 
     async def _audit_validated(self, workspace_id: uuid.UUID, customer_id: str) -> None:
         async with transaction(self._sessions) as session:
@@ -167,13 +160,10 @@ class CustomerActivities:
         }
         if workspace.name:
             params["name"] = workspace.name
-        await self._limiter.acquire()
-        try:
-            customer = await self._stripe.v1.customers.create_async(
-                params, options={"idempotency_key": key}
-            )
-        except stripe.StripeError as exc:
-            raise stripe_failure(exc, "customers.create") from None
+        customer = await self._stripe.call(
+            "customers.create",
+            self._stripe.client.v1.customers.create_async(params, options={"idempotency_key": key}),
+        )
         return customer.id
 
 

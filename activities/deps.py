@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import stripe
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.config import Settings
+from core.stripe_gateway import StripeGateway
 
 
 @dataclass(frozen=True)
@@ -16,3 +17,8 @@ class ActivityDeps:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     stripe: stripe.StripeClient
+    # The one way to Stripe for every activity of this worker (paced by `stripe`'s client).
+    gateway: StripeGateway = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gateway", StripeGateway(self.stripe))

@@ -6,22 +6,21 @@ import asyncio
 import logging
 import uuid
 
-from prometheus_client import Counter
 from sqlalchemy import text
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.reconcile_apply import apply_fresh_subscription
+from activities.failures import reported
 from core.db import transaction
+from core.metrics import GRACE_OUTCOMES
+from models.failures import BillingFailure
 from models.schedule_payloads import GraceBatchInput, GraceBatchResult
+from rules.reconcile import apply_fresh_subscription
 
 logger = logging.getLogger("billing.grace")
 
 # Stripe calls in flight per batch; the shared token bucket sets the actual pace.
 CONCURRENCY = 8
-
-GRACE_OUTCOMES = Counter("billing_grace_outcomes", "Expired grace periods by outcome", ["outcome"])
 
 EXPIRED = text(
     """
@@ -42,13 +41,16 @@ class GraceActivities:
 
     async def _one(self, workspace_id: uuid.UUID, sub_id: str, input: GraceBatchInput) -> str:
         """Re-check one subscription in Stripe, then demote, clear or apply; the outcome."""
-        applied = await apply_fresh_subscription(
-            self._deps,
-            sub_id,
-            as_of=input.as_of,
-            workspace_hint=str(workspace_id),
-            demote_expired_grace=True,
-        )
+        async with transaction(self._deps.sessions) as session:
+            applied = await apply_fresh_subscription(
+                session,
+                self._deps.gateway,
+                sub_id,
+                grace_days=self._deps.settings.billing_grace_days,
+                as_of=input.as_of,
+                workspace_hint=str(workspace_id),
+                demote_expired_grace=True,
+            )
         if applied.action in ("demoted", "unresolved"):
             return "demoted" if applied.action == "demoted" else "errors"
         if applied.action == "held":
@@ -81,8 +83,8 @@ class GraceActivities:
             async with gate:
                 try:
                     outcome = await self._one(workspace_id, sub_id, input)
-                except ApplicationError as exc:
-                    if not exc.non_retryable:
+                except BillingFailure as exc:
+                    if exc.retryable:
                         raise
                     # e.g. the subscription no longer exists in Stripe: report, keep going.
                     logger.warning("grace check of %s failed: %s", sub_id, exc.type)
@@ -92,7 +94,8 @@ class GraceActivities:
                 setattr(result, outcome, getattr(result, outcome) + 1)
             activity.heartbeat(sub_id)
 
-        await asyncio.gather(*(run(r.workspace_id, r.stripe_subscription_id) for r in rows))
+        with reported():
+            await asyncio.gather(*(run(r.workspace_id, r.stripe_subscription_id) for r in rows))
         if result.demoted:
             logger.warning("grace expired: %d subscriptions demoted", result.demoted)
         return result

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import stripe
 from stripe.params.billing_portal import SessionCreateParams
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.checkout_errors import stripe_failure
 from activities.deps import ActivityDeps
-from activities.stripe_gateway import shared_gateway
+from activities.failures import reported
 from models.checkout_payloads import (
     STRIPE_REQUEST_REFUSED,
     CreatePortalSessionInput,
@@ -22,8 +20,7 @@ class PortalActivities:
 
     def __init__(self, deps: ActivityDeps) -> None:
         self._settings = deps.settings
-        self._stripe = deps.stripe
-        self._limiter = shared_gateway(deps).bucket  # the worker's one Stripe rate limiter
+        self._stripe = deps.gateway
 
     @activity.defn(name="portal.create_session")
     async def create_session(self, data: CreatePortalSessionInput) -> PortalSessionCreated:
@@ -33,13 +30,13 @@ class PortalActivities:
         }
         if self._settings.stripe_billing_portal_configuration_id:
             params["configuration"] = self._settings.stripe_billing_portal_configuration_id
-        await self._limiter.acquire()
-        try:
-            # No idempotency key: a portal session is a short-lived link, and a retry that
-            # makes a second one harms nothing.
-            session = await self._stripe.v1.billing_portal.sessions.create_async(params)
-        except stripe.StripeError as exc:
-            raise stripe_failure(exc, "billing_portal.sessions.create") from None
+        # No idempotency key: a portal session is a short-lived link, and a retry that
+        # makes a second one harms nothing.
+        with reported():
+            session = await self._stripe.call(
+                "billing_portal.sessions.create",
+                self._stripe.client.v1.billing_portal.sessions.create_async(params),
+            )
         if not session.url:
             raise ApplicationError(
                 "stripe answered a portal session without url",

@@ -1,46 +1,32 @@
 """Object reconcile: compare Stripe's subscriptions with ours and fix drift no event reported.
 
 Stripe says that in rare cases it fails to create an event at all; the Events API reconcile
-cannot see those. This pass lists every live subscription (100 per call, paced by the shared
-token bucket), plus a retrieve for each row we hold live that the list no longer shows, and
-applies any difference in status, price, cancel_at_period_end or current_period_end through
-the webhook's own rules (`reconcile_apply`).
+cannot see those. This pass lists every live subscription (auto-paged, paced by the Stripe
+client), plus a retrieve for each row we hold live that the list no longer shows, and applies
+any difference in status, price, cancel_at_period_end or current_period_end through the
+webhook's own rules (`rules.reconcile`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import stripe
-from prometheus_client import Counter
 from sqlalchemy import text
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
-from activities.reconcile_apply import (
-    LocalRow,
-    apply_fresh_subscription,
-    fetch_subscription,
-    held_by_expired_grace,
-)
+from activities.failures import reported
 from core.db import transaction
-from core.stripe_gateway import shared_gateway, stripe_error, to_dict
+from core.metrics import RECONCILE_MISMATCHES
+from ledger import events as ledger
+from models.failures import BillingFailure
 from models.schedule_payloads import ObjectsReconcileInput, ObjectsReconcileResult
-from rules.subscription_state import STATUS_MAP
+from rules.reconcile import ENDED, Local, LocalRow, apply_fresh_subscription, differences
 
 logger = logging.getLogger("billing.reconcile")
-
-MISMATCHES = Counter(
-    "billing_reconcile_mismatches",
-    "Subscriptions whose local row differed from Stripe and were re-applied",
-    ["field"],
-)
-ENDED = ("canceled", "incomplete_expired")
 
 LOCAL_ROWS = text(
     """
@@ -50,56 +36,6 @@ LOCAL_ROWS = text(
     """
 )
 MAPPED_CUSTOMERS = text("SELECT stripe_customer_id, workspace_id FROM workspace_billing_customers")
-# Work the event pipeline is about to do: reconciling it now would count a false mismatch.
-IN_FLIGHT = text(
-    """
-    SELECT DISTINCT workspace_id, stripe_object_id FROM stripe_webhook_events
-    WHERE status IN ('pending', 'processing')
-    """
-)
-
-
-@dataclass(frozen=True)
-class Local:
-    row: LocalRow
-    price: str | None
-    cancel_at_period_end: bool
-    current_period_end: datetime | None
-
-
-def _ts(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
-
-
-def stripe_view(sub: dict[str, Any]) -> tuple[str, str | None, bool, datetime | None]:
-    """(status, price, cancel_at_period_end, current_period_end) as we store them."""
-    items = (sub.get("items") or {}).get("data") or []
-    price = items[0].get("price") if items else None
-    price_id = price.get("id") if isinstance(price, dict) else price
-    ends = [i.get("current_period_end") for i in items if i.get("current_period_end")]
-    period_end = _ts(max(ends) if ends else sub.get("current_period_end"))
-    status = STATUS_MAP.get(sub["status"], (sub["status"], False))[0]
-    return status, price_id, bool(sub.get("cancel_at_period_end")), period_end
-
-
-def differences(sub: dict[str, Any], local: Local | None, as_of: datetime) -> list[str]:
-    """The fields in which our row disagrees with Stripe; ["missing"] if we have no row."""
-    if local is None:
-        return ["missing"]
-    status, price, cape, period_end = stripe_view(sub)
-    diff = []
-    if status != local.row.status and not held_by_expired_grace(local.row, sub["status"], as_of):
-        diff.append("status")
-    if price != local.price:
-        diff.append("price")
-    if cape != local.cancel_at_period_end:
-        diff.append("cancel_at_period_end")
-    theirs, ours = period_end, local.current_period_end
-    if (theirs is None) != (ours is None) or (
-        theirs and ours and abs((theirs - ours).total_seconds()) >= 1
-    ):
-        diff.append("current_period_end")
-    return diff
 
 
 class ReconcileActivities:
@@ -121,31 +57,31 @@ class ReconcileActivities:
                 r.stripe_customer_id: r.workspace_id
                 for r in await session.execute(MAPPED_CUSTOMERS)
             }
-            busy: set[Any] = set()
-            for r in await session.execute(IN_FLIGHT):
-                busy.update(v for v in (r.workspace_id, r.stripe_object_id) if v is not None)
+            # Work the event pipeline is about to do: reconciling it now would count a false
+            # mismatch.
+            busy = await ledger.in_flight_objects(session)
         return locals_, mapped, busy
 
     async def _live_subscriptions(self, limit: int) -> list[dict[str, Any]]:
         """Every subscription Stripe does not list as canceled (its default filter)."""
-        gateway = shared_gateway(self._deps)
-        params: Any = {"limit": 100}
+        gateway = self._deps.gateway
         subs: list[dict[str, Any]] = []
-        while len(subs) < limit:
-            await gateway.bucket.acquire()
-            try:
-                page = await gateway.client.v1.subscriptions.list_async(params)
-            except stripe.StripeError as exc:
-                raise stripe_error(exc, "subscriptions.list") from None
-            subs.extend(to_dict(s) for s in page.data)
-            activity.heartbeat({"phase": "listing", "listed": len(subs)})
-            if not page.has_more or not page.data:
+        async for sub in gateway.each(
+            "subscriptions.list", gateway.client.v1.subscriptions.list_async({"limit": 100})
+        ):
+            subs.append(sub.to_dict())
+            if len(subs) % 100 == 0:
+                activity.heartbeat({"phase": "listing", "listed": len(subs)})
+            if len(subs) >= limit:
                 break
-            params["starting_after"] = page.data[-1].id
         return subs
 
     @activity.defn(name="replay.reconcile_objects")
     async def reconcile_objects(self, input: ObjectsReconcileInput) -> ObjectsReconcileResult:
+        with reported():
+            return await self._reconcile(input)
+
+    async def _reconcile(self, input: ObjectsReconcileInput) -> ObjectsReconcileResult:
         as_of = datetime.now(UTC)
         locals_, mapped, busy = await self._load()
         listed = await self._live_subscriptions(input.max_subscriptions)
@@ -159,9 +95,11 @@ class ReconcileActivities:
         candidates = list(listed)
         for sid in vanished:
             try:
-                candidates.append(await fetch_subscription(self._deps, sid))
-            except ApplicationError as exc:
-                if not exc.non_retryable:
+                candidates.append(
+                    await self._deps.gateway.retrieve_subscription(sid, expand_latest_invoice=True)
+                )
+            except BillingFailure as exc:
+                if exc.retryable:
                     raise
                 logger.warning("reconcile could not retrieve %s: %s", sid, exc.type)
         result = ObjectsReconcileResult()
@@ -184,21 +122,24 @@ class ReconcileActivities:
             if not diff:
                 continue
             try:
-                applied = await apply_fresh_subscription(
-                    self._deps,
-                    sub["id"],
-                    as_of=as_of,
-                    workspace_hint=str(workspace) if workspace else None,
-                )
-            except ApplicationError as exc:
-                if not exc.non_retryable:
+                async with transaction(self._deps.sessions) as session:
+                    applied = await apply_fresh_subscription(
+                        session,
+                        self._deps.gateway,
+                        sub["id"],
+                        grace_days=self._deps.settings.billing_grace_days,
+                        as_of=as_of,
+                        workspace_hint=str(workspace) if workspace else None,
+                    )
+            except BillingFailure as exc:
+                if exc.retryable:
                     raise
                 logger.warning("reconcile could not apply %s: %s", sub["id"], exc.type)
                 continue
             if applied.action != "applied":
                 continue
             for name in diff:
-                MISMATCHES.labels(name).inc()
+                RECONCILE_MISMATCHES.labels(name).inc()
             result.mismatches += 1
             result.mismatched_subscriptions.append(sub["id"])
             logger.warning(

@@ -17,7 +17,6 @@ from activities.reconcile import ReconcileActivities
 from activities.replay import ReplayActivities
 from activities.replay_events import EventsReconcileActivities
 from activities.stripe_events import StripeEventActivities
-from activities.subscriptions import SubscriptionActivities
 
 
 def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
@@ -27,7 +26,6 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
     portal = PortalActivities(deps)
     catalog = CatalogActivities(deps)
     events = StripeEventActivities(deps)
-    subscriptions = SubscriptionActivities(deps)
     replay = ReplayActivities(deps)
     events_reconcile = EventsReconcileActivities(deps)
     reconcile = ReconcileActivities(deps)
@@ -44,7 +42,6 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
         events.claim_event,
         events.apply_event,
         events.fail_event,
-        subscriptions.sync_subscription,
         replay.due_events,
         replay.dispatch,
         events_reconcile.reconcile_events,

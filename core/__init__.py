@@ -1,1 +1,1 @@
-"""Wiring shared by every process: settings, constants, database, Stripe and Temporal clients, metrics."""
+"""Wiring shared by every process: settings, constants, database, Stripe and Temporal clients."""

@@ -1,34 +1,38 @@
-"""Prometheus metrics shared by the API and the worker, and the worker's metrics endpoints.
+"""Every Prometheus metric of the service, defined once (default registry).
 
-The webhook counters live with the pipeline (`activities/event_metrics.py`), the reconcile
-mismatch counter with the reconcile job (`activities/reconcile.py`); this module adds the
-latencies, the checkout reconcile outcomes and the scheduled-run outcomes (README "Metrics").
+The API serves them on `GET /metrics`, each worker on its own port (`core.worker_metrics`);
+the README's "Metrics" section lists them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from datetime import datetime
-from typing import Any
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Counter, Histogram, start_http_server
-from temporalio import workflow
-from temporalio.common import SearchAttributeKey
-from temporalio.exceptions import FailureError
-from temporalio.worker import (
-    ExecuteWorkflowInput,
-    Interceptor,
-    WorkflowInboundInterceptor,
-    WorkflowInterceptorClassInput,
-)
-
-logger = logging.getLogger(__name__)
+from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 21600, 86400)
 
+WEBHOOKS_RECEIVED = Counter(
+    "billing_webhook_received", "Verified Stripe webhook deliveries", ["event_type"]
+)
+WEBHOOKS_DUPLICATE = Counter(
+    "billing_webhook_duplicate", "Deliveries of an event id already in the ledger", ["event_type"]
+)
+WEBHOOKS_IGNORED = Counter(
+    "billing_webhook_ignored", "Events of a type this service does not handle", ["event_type"]
+)
+WEBHOOKS_FAILED = Counter(
+    "billing_webhook_failed", "Events given up after retries (row marked failed)", ["event_type"]
+)
+WEBHOOKS_PROCESSED = Counter(
+    "billing_webhook_processed", "Events applied to completion", ["event_type"]
+)
+WEBHOOKS_OUT_OF_ORDER = Counter(
+    "billing_webhook_out_of_order",
+    "Events older than the subscription state already applied (fresh state applied anyway)",
+    ["event_type"],
+)
 CHECKOUT_FINALIZE_SECONDS = Histogram(
     "billing_checkout_finalize_seconds",
     "Checkout session created (our row) until a webhook or reconcile confirmed it",
@@ -51,9 +55,21 @@ SCHEDULE_RUNS = Counter(
     ["schedule", "workflow", "outcome"],
 )
 
-# Set by Temporal on every workflow a schedule starts (a predefined search attribute).
-SCHEDULED_BY_ID = SearchAttributeKey.for_keyword("TemporalScheduledById")
-
+RECONCILE_MISMATCHES = Counter(
+    "billing_reconcile_mismatches",
+    "Subscriptions whose local row differed from Stripe and were re-applied",
+    ["field"],
+)
+GRACE_OUTCOMES = Counter("billing_grace_outcomes", "Expired grace periods by outcome", ["outcome"])
+REPLAY_CURSOR_LAG = Gauge(
+    "billing_replay_cursor_lag_seconds",
+    "How far the Events API reconcile cursor is behind now (warns past 25 days)",
+)
+REPLAY_EVENTS_RECOVERED = Counter(
+    "billing_replay_events_recovered",
+    "Handled events found in the Events API that the webhook never stored",
+    ["event_type"],
+)
 
 def observe_event_applied(event_type: str, event_created: int | None) -> None:
     """Event-to-plan latency: from Stripe's `created` to now (after the commit)."""
@@ -63,47 +79,3 @@ def observe_event_applied(event_type: str, event_created: int | None) -> None:
 
 def observe_checkout_finalized(created_at: datetime, finalized_at: datetime) -> None:
     CHECKOUT_FINALIZE_SECONDS.observe(max(0.0, (finalized_at - created_at).total_seconds()))
-
-
-class _ScheduledRunInbound(WorkflowInboundInterceptor):
-    async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
-        info = workflow.info()
-        schedule = info.typed_search_attributes.get(SCHEDULED_BY_ID)
-        if not schedule:
-            return await super().execute_workflow(input)
-        try:
-            result = await super().execute_workflow(input)
-        except FailureError:  # the run fails (other exceptions only fail a task, retried)
-            _count_run(schedule, info.workflow_type, "failed")
-            raise
-        except asyncio.CancelledError:
-            _count_run(schedule, info.workflow_type, "canceled")
-            raise
-        _count_run(schedule, info.workflow_type, "completed")
-        return result
-
-
-def _count_run(schedule: str, workflow_type: str, outcome: str) -> None:
-    # A replay re-executes the end of a run that was already counted.
-    if workflow.unsafe.is_replaying():
-        return
-    with workflow.unsafe.sandbox_unrestricted():
-        SCHEDULE_RUNS.labels(schedule, workflow_type, outcome).inc()
-
-
-class ScheduledRunMetrics(Interceptor):
-    """Worker interceptor counting the outcome of every scheduled workflow run."""
-
-    def workflow_interceptor_class(
-        self, input: WorkflowInterceptorClassInput
-    ) -> type[WorkflowInboundInterceptor] | None:
-        return _ScheduledRunInbound
-
-
-def serve_worker_metrics(port: int | None, host: str) -> WSGIServer | None:
-    """Serve this process's default registry on host:port (a thread); None when unset."""
-    if port is None:
-        return None
-    server, _ = start_http_server(port, addr=host)
-    logger.info("worker metrics on http://%s:%d/metrics", host, port)
-    return server

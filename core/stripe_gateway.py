@@ -1,123 +1,135 @@
-"""Rate-limited Stripe reads for the event activities, returning plain dicts.
+"""The one way to Stripe: every call, one error mapping, one retry rule.
 
-One `StripeGateway` per worker process (see `shared_gateway`): every Stripe call of every
-activity that uses it takes a token from the same bucket (`stripe_max_requests_per_second`).
-Stripe errors become `ApplicationError(type="Stripe<ErrorClass>", non_retryable=status < 500
-and status != 429)`; network errors (no status) are retried by Temporal.
+Activities and the billing rules reach Stripe only through `StripeGateway`. Its client's
+HTTP layer paces every request (`core.stripe_client`); the gateway turns SDK errors into
+`StripeCallError`, whose `type` says what a workflow can do about it and whose `retryable`
+is the single retry rule: network failures, 5xx, 429 and an idempotency key still in
+flight may succeed later; any other 4xx never will.
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import stripe
-from activities.rate_limit import TokenBucket
-from temporalio.exceptions import ApplicationError
 
-from activities.deps import ActivityDeps
-
-# Per StripeClient, so a worker's activities share one bucket and tests' clients stay apart.
-_GATEWAYS: weakref.WeakKeyDictionary[stripe.StripeClient, StripeGateway] = (
-    weakref.WeakKeyDictionary()
+from models.checkout_payloads import (
+    STRIPE_CUSTOMER_MISSING,
+    STRIPE_PRICE_STALE,
+    STRIPE_REQUEST_REFUSED,
+    STRIPE_UNAVAILABLE,
 )
+from models.failures import BillingFailure
+
+T = TypeVar("T")
+S = TypeVar("S", bound=stripe.StripeObject)
 
 
-def is_retryable_status(status: int | None) -> bool:
-    return status is None or status >= 500 or status == 429
-
-
-def stripe_error(exc: stripe.StripeError, operation: str) -> ApplicationError:
-    """The ApplicationError for a failed Stripe call; carries no secret, decided by status."""
+def is_retryable(exc: stripe.StripeError) -> bool:
     status = exc.http_status
-    return ApplicationError(
-        f"stripe {operation} failed: {type(exc).__name__} status={status} code={exc.code}",
-        {"status": status, "code": exc.code},
-        type=f"Stripe{type(exc).__name__}",
-        non_retryable=not is_retryable_status(status),
-    )
+    if exc.code == "idempotency_key_in_use":
+        return True  # Stripe's 409 while the key's first request is still running
+    return status is None or status >= 500 or status == 429
 
 
 def is_resource_missing(exc: stripe.StripeError) -> bool:
     return isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing"
 
 
-def to_dict(obj: Any) -> dict[str, Any]:
-    result: dict[str, Any] = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-    return result
+def failure_type(exc: stripe.StripeError) -> str:
+    param = (exc.param or "") if isinstance(exc, stripe.InvalidRequestError) else ""
+    if is_resource_missing(exc) and param == "customer":
+        return STRIPE_CUSTOMER_MISSING
+    if is_resource_missing(exc) and param.startswith("line_items"):
+        return STRIPE_PRICE_STALE  # the price is unknown to Stripe or no longer sold
+    return STRIPE_UNAVAILABLE if is_retryable(exc) else STRIPE_REQUEST_REFUSED
 
 
-async def _get(client: stripe.StripeClient, path: str, **params: Any) -> dict[str, Any]:
-    """GET through the SDK's requestor, returning Stripe's JSON as plain dicts.
+class StripeCallError(BillingFailure):
+    """A Stripe call that failed; never carries the API key."""
 
-    The hot event path only reads fields, so it skips building StripeObjects and converting
-    them back, which cost a worker more CPU than the HTTP call itself.
-    """
-    response = await client.raw_request_async("get", path, **params)
-    data: dict[str, Any] = response.data
-    return data
+    @classmethod
+    def from_sdk(cls, exc: stripe.StripeError, operation: str) -> StripeCallError:
+        status = exc.http_status
+        return cls(
+            f"stripe {operation} failed: Stripe{type(exc).__name__} status={status} code={exc.code}",
+            type=failure_type(exc),
+            retryable=is_retryable(exc),
+            details={"status": status, "code": exc.code, "request_id": exc.request_id},
+        )
 
 
 class StripeGateway:
-    """The Stripe reads the webhook handlers need, each one paced by the shared bucket."""
+    """Stripe for activities and rules: typed SDK calls, raw JSON reads, auto-paged lists."""
 
-    def __init__(self, client: stripe.StripeClient, requests_per_second: float) -> None:
+    def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
-        self.bucket = TokenBucket(requests_per_second)
+
+    async def call(self, operation: str, request: Awaitable[T]) -> T:
+        """Await an SDK call, e.g. `gateway.call("customers.create", client.v1.customers
+        .create_async(...))`, mapping its failure."""
+        try:
+            return await request
+        except stripe.StripeError as exc:
+            raise StripeCallError.from_sdk(exc, operation) from None
+
+    async def each(
+        self, operation: str, first_page: Awaitable[stripe.ListObject[S]]
+    ) -> AsyncIterator[S]:
+        """Every item of a list, page after page through the SDK's auto-paging."""
+        try:
+            page = await first_page
+            async for item in page.auto_paging_iter():
+                yield item
+        except stripe.StripeError as exc:
+            raise StripeCallError.from_sdk(exc, operation) from None
+
+    async def get(self, operation: str, path: str, **params: Any) -> dict[str, Any]:
+        """GET returning Stripe's JSON as plain dicts.
+
+        The hot event path only reads fields, so it skips building StripeObjects and
+        converting them back, which cost a worker more CPU than the HTTP call itself.
+        """
+        try:
+            response = await self.client.raw_request_async("get", path, **params)
+        except stripe.StripeError as exc:
+            raise StripeCallError.from_sdk(exc, operation) from None
+        data: dict[str, Any] = response.data
+        return data
 
     async def retrieve_subscription(
         self, subscription_id: str, *, expand_latest_invoice: bool = False
     ) -> dict[str, Any]:
-        await self.bucket.acquire()
         params: dict[str, Any] = {"expand": ["latest_invoice"]} if expand_latest_invoice else {}
-        try:
-            return await _get(self.client, f"/v1/subscriptions/{subscription_id}", **params)
-        except stripe.StripeError as exc:
-            raise stripe_error(exc, "subscriptions.retrieve") from None
+        return await self.get(
+            "subscriptions.retrieve", f"/v1/subscriptions/{subscription_id}", **params
+        )
 
     async def retrieve_checkout_session(self, session_id: str) -> dict[str, Any]:
-        await self.bucket.acquire()
-        try:
-            return await _get(self.client, f"/v1/checkout/sessions/{session_id}")
-        except stripe.StripeError as exc:
-            raise stripe_error(exc, "checkout.sessions.retrieve") from None
+        return await self.get("checkout.sessions.retrieve", f"/v1/checkout/sessions/{session_id}")
 
     async def retrieve_invoice(self, invoice_id: str) -> dict[str, Any]:
-        await self.bucket.acquire()
-        try:
-            return await _get(self.client, f"/v1/invoices/{invoice_id}")
-        except stripe.StripeError as exc:
-            raise stripe_error(exc, "invoices.retrieve") from None
+        return await self.get("invoices.retrieve", f"/v1/invoices/{invoice_id}")
 
     async def retrieve_customer(self, customer_id: str) -> dict[str, Any] | None:
         """The customer (`{"deleted": true, ...}` once deleted); None if Stripe never knew it."""
-        await self.bucket.acquire()
         try:
-            return await _get(self.client, f"/v1/customers/{customer_id}")
+            response = await self.client.raw_request_async("get", f"/v1/customers/{customer_id}")
         except stripe.StripeError as exc:
             if is_resource_missing(exc):
                 return None
-            raise stripe_error(exc, "customers.retrieve") from None
+            raise StripeCallError.from_sdk(exc, "customers.retrieve") from None
+        data: dict[str, Any] = response.data
+        return data
 
     async def checkout_session_for_subscription(
         self, subscription_id: str
     ) -> dict[str, Any] | None:
         """The Checkout Session that created a subscription, if Stripe has one."""
-        await self.bucket.acquire()
-        try:
-            page = await _get(
-                self.client, "/v1/checkout/sessions", subscription=subscription_id, limit=1
-            )
-        except stripe.StripeError as exc:
-            raise stripe_error(exc, "checkout.sessions.list") from None
+        page = await self.get(
+            "checkout.sessions.list", "/v1/checkout/sessions", subscription=subscription_id,
+            limit=1,
+        )
         data = page.get("data") or []
         return dict(data[0]) if data else None
-
-
-def shared_gateway(deps: ActivityDeps) -> StripeGateway:
-    """The gateway of this worker process's Stripe client, created on first use."""
-    gateway = _GATEWAYS.get(deps.stripe)
-    if gateway is None:
-        gateway = StripeGateway(deps.stripe, deps.settings.stripe_max_requests_per_second)
-        _GATEWAYS[deps.stripe] = gateway
-    return gateway

@@ -14,7 +14,6 @@ from pydantic import BaseModel
 ACTIVITY_CLAIM_EVENT = "stripe_event.claim"
 ACTIVITY_APPLY_EVENT = "stripe_event.apply"
 ACTIVITY_FAIL_EVENT = "stripe_event.fail"
-ACTIVITY_SYNC_SUBSCRIPTION = "subscriptions.sync"
 
 # ApplicationError types raised by the event activities (all non-retryable).
 EVENT_NOT_STORED = "StripeEventNotStored"
@@ -93,17 +92,6 @@ class FailEventInput(BaseModel):
 
 class FailEventResult(BaseModel):
     marked: bool
-
-
-class SyncSubscriptionInput(BaseModel):
-    """Re-fetch one Stripe subscription and apply it exactly as the webhook would."""
-
-    stripe_subscription_id: str
-    # Optional hints; the subscription's own row, customer mapping or metadata decide.
-    workspace_id: str | None = None
-    stripe_customer_id: str | None = None
-    # Also recompute `grace_period_end` from the subscription's latest invoice.
-    sync_grace: bool = False
 
 
 def _str(value: Any) -> str | None:

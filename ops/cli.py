@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import NoReturn
 
 from core.config import SettingsError, get_settings
 
@@ -160,5 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The `billing` command: exits without interpreter finalization, which can race the
+    Temporal client's native threads and abort a finished command (SIGABRT at exit)."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

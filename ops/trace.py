@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from core.config import Settings
+from ledger import events as ledger
 from models.trace_payloads import TraceStep, WorkspaceTrace
 
 MAX_WORKFLOWS = 500
@@ -45,23 +46,6 @@ KIND_ORDER = {
     "customer_webhook_deleted": 9,
     "plan": 10,
 }
-
-EVENTS_SQL = text(
-    """
-    SELECT id, type, status, attempts, last_error, source, stripe_created_at, received_at,
-           processed_at, stripe_object_id
-    FROM stripe_webhook_events
-    WHERE workspace_id = :w
-       OR stripe_object_id = ANY(:objects)
-       OR payload #>> '{data,object,customer}' = ANY(:customers)
-       OR payload #>> '{data,object,subscription}' = ANY(:objects)
-       OR payload #>> '{data,object,client_reference_id}' = :ws
-       OR payload #>> '{data,object,metadata,workspace_id}' = :ws
-    ORDER BY received_at, id
-    LIMIT :limit
-    """
-)
-
 
 class WorkspaceNotFound(LookupError):
     """The workspace does not exist."""
@@ -211,12 +195,8 @@ async def _database_steps(
             last_stripe_event_id=sub.last_stripe_event_id,
         )
     for event in (
-        await session.execute(
-            EVENTS_SQL,
-            {"w": workspace_id, "ws": str(workspace_id), "objects": sorted(objects | customers),
-             "customers": sorted(customers), "limit": MAX_EVENTS},
-        )
-    ).all():
+        await ledger.of_workspace(session, workspace_id, objects, customers, MAX_EVENTS)
+    ):
         error = f"; error: {_short(event.last_error)}" if event.last_error else ""
         took = _seconds(event.received_at, event.processed_at)
         done = f", applied {took}s after receipt" if event.status == "completed" else ""

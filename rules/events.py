@@ -16,16 +16,15 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.exceptions import ApplicationError
 
 from core.metrics import observe_checkout_finalized
 from core.stripe_gateway import StripeGateway
 from models.event_payloads import (
-    WORKSPACE_NOT_RESOLVED,
     AppliedState,
     ApplyEventInput,
     invoice_subscription_id,
 )
+from rules.errors import workspace_not_resolved
 from rules.plans import resolve_plan
 from rules.subscription_state import (
     apply_subscription,
@@ -77,12 +76,6 @@ class EventContext:
         )
 
 
-def _unresolved(what: str) -> ApplicationError:
-    return ApplicationError(
-        f"no workspace found for {what}", type=WORKSPACE_NOT_RESOLVED, non_retryable=True
-    )
-
-
 async def _locked_subscription_workspace(ctx: EventContext, subscription_id: str) -> uuid.UUID:
     workspace_id = await resolve_subscription_workspace(
         ctx.session,
@@ -92,7 +85,7 @@ async def _locked_subscription_workspace(ctx: EventContext, subscription_id: str
         hinted_workspace=ctx.hints.workspace_id,
     )
     if workspace_id is None or not await lock_workspace(ctx.session, workspace_id):
-        raise _unresolved(f"subscription {subscription_id}")
+        raise workspace_not_resolved(f"subscription {subscription_id}")
     return workspace_id
 
 
@@ -146,7 +139,7 @@ async def handle_checkout_completed(ctx: EventContext) -> AppliedState:
             ctx.session, customer_id=_id(checkout.get("customer"))
         )
     if workspace_id is None or not await lock_workspace(ctx.session, workspace_id):
-        raise _unresolved(f"checkout session {session_id}")
+        raise workspace_not_resolved(f"checkout session {session_id}")
     checkout = await ctx.gateway.retrieve_checkout_session(session_id)
     customer_id = _id(checkout.get("customer"))
     subscription_id = _id(checkout.get("subscription"))

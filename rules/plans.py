@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.exceptions import ApplicationError
 
-from models.event_payloads import PLAN_NOT_RESOLVED
+from rules.errors import plan_not_resolved
 
 STRIPE_INTERVALS = {"month": "monthly", "year": "yearly"}
 
@@ -54,10 +53,8 @@ async def resolve_plan(session: AsyncSession, price: dict[str, Any]) -> PlanRef:
     metadata = price.get("metadata") or {}
     slug = metadata.get("plan_slug") or metadata.get("billing_plan_code")
     if not slug:
-        raise ApplicationError(
-            f"price {price.get('id')} maps to no plan (no plan_variants row, no plan metadata)",
-            type=PLAN_NOT_RESOLVED,
-            non_retryable=True,
+        raise plan_not_resolved(
+            f"price {price.get('id')} maps to no plan (no plan_variants row, no plan metadata)"
         )
     recurring = price.get("recurring") or {}
     interval = STRIPE_INTERVALS.get(recurring.get("interval", "")) or metadata.get("interval")

@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.exceptions import ApplicationError
 
-from activities.event_metrics import WEBHOOKS_OUT_OF_ORDER
 from core.constants import ENTITLED_STATUSES, FREE_PLAN
-from models.event_payloads import UNKNOWN_SUBSCRIPTION_STATUS, AppliedState
+from core.metrics import WEBHOOKS_OUT_OF_ORDER
+from models.event_payloads import AppliedState
+from rules.errors import unknown_subscription_status
 from rules.plans import PlanRef, resolve_plan, stripe_price
 
 logger = logging.getLogger(__name__)
@@ -57,11 +57,7 @@ def map_status(stripe_status: str) -> tuple[str, bool]:
     try:
         return STATUS_MAP[stripe_status]
     except KeyError:
-        raise ApplicationError(
-            f"unknown subscription status {stripe_status!r}",
-            type=UNKNOWN_SUBSCRIPTION_STATUS,
-            non_retryable=True,
-        ) from None
+        raise unknown_subscription_status(stripe_status) from None
 
 
 def _ts(value: Any) -> datetime | None:

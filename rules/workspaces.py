@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from activities.stripe_gateway import StripeGateway
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.stripe_gateway import StripeGateway
 
 
 def parse_uuid(value: Any) -> uuid.UUID | None:

@@ -16,51 +16,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.event_metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_IGNORED, WEBHOOKS_RECEIVED
 from api.errors import ApiError
 from api.started_events import RecentlyStarted
 from core.config import Settings
-from core.constants import HANDLED_EVENT_TYPES, SA_STRIPE_EVENT_TYPE, event_workflow_id
-from models.event_payloads import StripeEventInput
-from workflows.stripe_event import StripeEventWorkflow
+from core.metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_IGNORED, WEBHOOKS_RECEIVED
+from ledger import events as ledger
 
 router = APIRouter(tags=["webhooks"])
 logger = logging.getLogger(__name__)
 
 SIGNATURE_TOLERANCE_SECONDS = 300
-# Ledger statuses after which an event is never processed again.
-FINAL_STATUSES = ("completed", "ignored")
-
-# One round trip: insert the event, or read the status of the row already there.
-STORE_EVENT = text(
-    """
-    WITH inserted AS (
-        INSERT INTO stripe_webhook_events
-            (id, type, payload, status, attempts, source, stripe_created_at,
-             stripe_object_id, processed_at)
-        VALUES (:id, :type, CAST(:payload AS jsonb), :status, 0, 'webhook',
-                to_timestamp(CAST(:created AS bigint)), :object_id,
-                CASE WHEN CAST(:ignored AS boolean) THEN now() END)
-        ON CONFLICT (id) DO NOTHING
-        RETURNING status
-    )
-    SELECT status, true AS inserted FROM inserted
-    UNION ALL
-    SELECT status, false FROM stripe_webhook_events
-    WHERE id = :id AND NOT EXISTS (SELECT 1 FROM inserted)
-    """
-)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -115,55 +82,16 @@ def parse_event(body: bytes) -> dict[str, Any]:
     return event
 
 
-async def store_event(engine: AsyncEngine, event: dict[str, Any], body: bytes) -> tuple[str, bool]:
-    """(ledger status, whether this delivery inserted the row); 503 when not durable."""
-    handled = event["type"] in HANDLED_EVENT_TYPES
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    created = event.get("created")
-    params = {
-        "id": event["id"],
-        "type": event["type"],
-        "payload": body.decode("utf-8"),
-        "status": "pending" if handled else "ignored",
-        "ignored": not handled,
-        "created": created if isinstance(created, int) else None,
-        "object_id": obj.get("id") if isinstance(obj, dict) else None,
-    }
-    try:
-        # One atomic statement: autocommit spares the BEGIN/COMMIT round trips.
-        async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            row = (await autocommit.execute(STORE_EVENT, params)).first()
-    except Exception as exc:  # any DB failure: not durable, so Stripe must retry
-        logger.warning("webhook %s not stored: %s: %s", event["id"], type(exc).__name__, exc)
-        raise ApiError(503, "BILLING_UNAVAILABLE", "event could not be stored; retry") from None
-    if row is None:
-        # A concurrent delivery inserted it and had not committed when we looked.
-        return "pending", False
-    return str(row.status), bool(row.inserted)
-
-
 async def start_event_workflow(
     client: Client, settings: Settings, event: dict[str, Any], started: RecentlyStarted
 ) -> None:
-    """Start `stripe-event:{id}`: joins a running one; re-runs a failed one; never a
-    completed one (ALLOW_DUPLICATE_FAILED_ONLY + USE_EXISTING)."""
+    """Start the event's workflow; 503 when Temporal cannot be reached (the row stays
+    `pending` for the replay sweep, and Stripe retries)."""
     try:
-        await client.start_workflow(
-            StripeEventWorkflow.run,
-            StripeEventInput(event_id=event["id"], event_type=event["type"]),
-            id=event_workflow_id(event["id"]),
-            task_queue=settings.temporal_task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(SA_STRIPE_EVENT_TYPE, event["type"])]
-            ),
+        await ledger.start_event_workflow(
+            client, settings.temporal_task_queue, event["id"], event["type"]
         )
-    except WorkflowAlreadyStartedError:
-        pass  # completed earlier: the ledger row is (about to be) completed too
-    except Exception as exc:  # Temporal unreachable: the row stays pending for replay
+    except Exception as exc:
         logger.warning("workflow for %s not started: %s", event["id"], type(exc).__name__)
         raise ApiError(503, "BILLING_UNAVAILABLE", "event stored but not started; retry") from None
     started.add(event["id"])
@@ -182,7 +110,11 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     event = parse_event(body)
     event_type = event["type"]
     WEBHOOKS_RECEIVED.labels(event_type).inc()
-    status, inserted = await store_event(request.app.state.engine, event, body)
+    try:
+        stored = await ledger.store_delivery(request.app.state.engine, event, body)
+    except ledger.LedgerUnavailable:
+        raise ApiError(503, "BILLING_UNAVAILABLE", "event could not be stored; retry") from None
+    status, inserted = stored.status, stored.inserted
     if not inserted:
         WEBHOOKS_DUPLICATE.labels(event_type).inc()
     if status == "ignored" and inserted:
@@ -190,6 +122,6 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     started: RecentlyStarted = request.app.state.started_events
     # A redelivery of an event this process started is already in Temporal's hands; a
     # failed one is always started again so that it re-runs.
-    if status not in FINAL_STATUSES and (status == "failed" or event["id"] not in started):
+    if status not in ledger.FINAL_STATUSES and (status == "failed" or event["id"] not in started):
         await start_event_workflow(request.app.state.temporal, settings, event, started)
     return JSONResponse({"received": True, "duplicate": not inserted})
