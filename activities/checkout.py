@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.deps import ActivityDeps
 from activities.failures import reported
-from core.constants import ENTITLED_STATUSES, FREE_PLAN
 from core.db import transaction
 from models.catalog import PlanVariant
 from models.checkout import CheckoutSession, StripeCheckoutIdempotency
@@ -28,6 +27,7 @@ from models.checkout_payloads import (
     RecordCheckoutInput,
 )
 from models.subscription import Subscription
+from models.vocabulary import ENTITLED_STATUSES, CheckoutStatus, Plan
 
 SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 
@@ -72,7 +72,7 @@ class CheckoutActivities:
                     select(Subscription.id)
                     .where(col(Subscription.workspace_id) == workspace_id)
                     .where(col(Subscription.status).in_(ENTITLED_STATUSES))
-                    .where(Subscription.plan_slug != FREE_PLAN)
+                    .where(Subscription.plan_slug != Plan.FREE)
                     .limit(1)
                 )
             ).first()
@@ -130,7 +130,7 @@ class CheckoutActivities:
                     plan_slug=data.plan_slug,
                     interval=data.interval,
                     stripe_price_id=data.stripe_price_id,
-                    status="pending",
+                    status=CheckoutStatus.PENDING,
                     url=data.session.url,
                     expires_at=datetime.fromtimestamp(data.session.expires_at, UTC),
                 )

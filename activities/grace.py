@@ -16,6 +16,7 @@ from core.metrics import GRACE_OUTCOMES
 from models.failures import BillingFailure
 from models.schedule_payloads import GraceBatchInput, GraceBatchResult
 from rules.reconcile import apply_fresh_subscription
+from rules.subscription_state import ENTITLED
 
 logger = logging.getLogger("billing.grace")
 
@@ -26,7 +27,7 @@ EXPIRED = text(
     """
     SELECT id, workspace_id, stripe_subscription_id FROM subscriptions
     WHERE grace_period_end <= :as_of
-      AND status IN ('active', 'trialing', 'past_due')
+      AND status = ANY(:entitled)
       AND stripe_subscription_id IS NOT NULL
       AND (CAST(:after AS uuid) IS NULL OR id > CAST(:after AS uuid))
     ORDER BY id
@@ -71,6 +72,7 @@ class GraceActivities:
                         "as_of": input.as_of,
                         "after": input.after_subscription_id,
                         "limit": limit,
+                        "entitled": ENTITLED,
                     },
                 )
             )

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from api.auth import WorkspaceAccess, authenticate, workspace_access
 from api.errors import ApiError
 from core.config import Settings
-from core.constants import BILLING_MANAGER_ROLES, WORKSPACE_ROLES
+from models.vocabulary import BILLING_MANAGER_ROLES, Role
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -77,7 +77,7 @@ def _workspace_uuid(workspace_id: str) -> uuid.UUID:
 async def member_access(
     workspace_id: str, user_id: CurrentUser, session: SessionDep
 ) -> WorkspaceAccess:
-    return await workspace_access(session, _workspace_uuid(workspace_id), user_id, WORKSPACE_ROLES)
+    return await workspace_access(session, _workspace_uuid(workspace_id), user_id, tuple(Role))
 
 
 async def manager_access(

@@ -33,20 +33,6 @@ SEARCH_ATTRIBUTES = (
 )
 
 # Billing vocabulary (seed 002 §4, §7).
-SELF_SERVE_PLANS = ("pro", "business")
-INTERVALS = ("monthly", "yearly")
-FREE_PLAN = "free"
-ENTITLED_STATUSES = ("active", "trialing", "past_due")
-SUBSCRIPTION_STATUSES = (
-    "trialing",
-    "active",
-    "past_due",
-    "unpaid",
-    "paused",
-    "canceled",
-    "incomplete",
-    "incomplete_expired",
-)
 HANDLED_EVENT_TYPES = (
     "checkout.session.completed",
     "customer.deleted",
@@ -56,12 +42,6 @@ HANDLED_EVENT_TYPES = (
     "invoice.payment_failed",
     "invoice.paid",
 )
-WORKSPACE_ROLES = ("owner", "admin", "member")
-BILLING_MANAGER_ROLES = ("owner", "admin")
-CUSTOMER_AUDIT_EVENT_TYPES = ("validated", "invalidated", "recreated", "webhook_deleted")
-WEBHOOK_EVENT_STATUSES = ("pending", "processing", "completed", "failed", "ignored")
-CHECKOUT_SESSION_STATUSES = ("pending", "confirmed", "expired")
-
 
 def event_workflow_id(event_id: str) -> str:
     return f"{EVENT_WORKFLOW_PREFIX}:{event_id}"

@@ -53,7 +53,8 @@ class StripeCallError(BillingFailure):
     def from_sdk(cls, exc: stripe.StripeError, operation: str) -> StripeCallError:
         status = exc.http_status
         return cls(
-            f"stripe {operation} failed: Stripe{type(exc).__name__} status={status} code={exc.code}",
+            f"stripe {operation} failed: Stripe{type(exc).__name__} "
+            f"status={status} code={exc.code}",
             type=failure_type(exc),
             retryable=is_retryable(exc),
             details={"status": status, "code": exc.code, "request_id": exc.request_id},

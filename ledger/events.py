@@ -33,12 +33,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from core.constants import HANDLED_EVENT_TYPES, SA_STRIPE_EVENT_TYPE, event_workflow_id
 from models.event_payloads import StripeEventInput
 from models.schedule_payloads import DispatchResult
+from models.vocabulary import FINAL_LEDGER_STATUSES, LedgerStatus
 
 logger = logging.getLogger("billing.ledger")
 
 EVENT_WORKFLOW = "StripeEventWorkflow"
-# Ledger statuses after which an event is never processed again.
-FINAL_STATUSES = ("completed", "ignored")
+FINAL_STATUSES = FINAL_LEDGER_STATUSES
+_FINAL = list(FINAL_LEDGER_STATUSES)
 # The longest last_error kept on a row: enough to diagnose, never a whole payload.
 MAX_ERROR_CHARS = 2000
 # Concurrent start RPCs of one dispatch: fast, yet far below the server's limits.
@@ -86,7 +87,7 @@ _STORE_RECOVERED = text(
 _CLAIM = text(
     "UPDATE stripe_webhook_events SET status = 'processing', attempts = attempts + 1, "
     "processing_started_at = now(), next_attempt_at = NULL WHERE id = :id "
-    "AND status NOT IN ('completed', 'ignored') RETURNING status, attempts, type, payload"
+    "AND status <> ALL(:final) RETURNING status, attempts, type, payload"
 )
 _READ = text("SELECT status, attempts, type, payload FROM stripe_webhook_events WHERE id = :id")
 _COMPLETE = text(
@@ -127,7 +128,7 @@ _DELETE_FINISHED = text(
     DELETE FROM stripe_webhook_events
     WHERE id IN (
         SELECT id FROM stripe_webhook_events
-        WHERE status IN ('completed', 'ignored')
+        WHERE status = ANY(:final)
           AND COALESCE(processed_at, received_at) < now() - make_interval(days => :days)
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -176,7 +177,7 @@ async def store_delivery(engine: AsyncEngine, event: dict[str, Any], body: bytes
         "id": event["id"],
         "type": event["type"],
         "payload": body.decode("utf-8"),
-        "status": "pending" if handled else "ignored",
+        "status": LedgerStatus.PENDING if handled else LedgerStatus.IGNORED,
         "ignored": not handled,
         "created": created if isinstance(created, int) else None,
         "object_id": obj.get("id") if isinstance(obj, dict) else None,
@@ -191,7 +192,7 @@ async def store_delivery(engine: AsyncEngine, event: dict[str, Any], body: bytes
         raise LedgerUnavailable(event["id"]) from None
     if row is None:
         # A concurrent delivery inserted it and had not committed when we looked.
-        return Stored("pending", False)
+        return Stored(LedgerStatus.PENDING, False)
     return Stored(str(row.status), bool(row.inserted))
 
 
@@ -203,7 +204,7 @@ async def store_recovered(session: AsyncSession, rows: list[dict[str, Any]]) -> 
 
 async def claim(session: AsyncSession, event_id: str) -> tuple[bool, LedgerRow | None]:
     """Mark the row `processing` (attempts + 1) unless it is final; (claimed, row)."""
-    row = (await session.execute(_CLAIM, {"id": event_id})).first()
+    row = (await session.execute(_CLAIM, {"id": event_id, "final": _FINAL})).first()
     claimed = row is not None
     if row is None:
         row = (await session.execute(_READ, {"id": event_id})).first()
@@ -259,7 +260,8 @@ async def in_flight_objects(session: AsyncSession) -> set[Any]:
 
 async def delete_finished(session: AsyncSession, *, older_than_days: int, limit: int) -> int:
     """Delete up to `limit` completed or ignored rows past retention; never unfinished ones."""
-    deleted = await session.execute(_DELETE_FINISHED, {"days": older_than_days, "limit": limit})
+    params = {"days": older_than_days, "limit": limit, "final": _FINAL}
+    deleted = await session.execute(_DELETE_FINISHED, params)
     return deleted.rowcount or 0  # type: ignore[attr-defined]
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, UniqueConstraint, Uu
 from sqlmodel import Field, SQLModel
 
 from models.columns import jsonb_column, timestamp_column, utcnow
+from models.vocabulary import CheckoutStatus, sql_in
 
 
 class StripeCheckoutIdempotency(SQLModel, table=True):
@@ -43,7 +44,7 @@ class CheckoutSession(SQLModel, table=True):
     __tablename__ = "checkout_sessions"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending', 'confirmed', 'expired')", name="ck_checkout_sessions_status"
+            sql_in("status", CheckoutStatus), name="ck_checkout_sessions_status"
         ),
     )
 
@@ -58,7 +59,7 @@ class CheckoutSession(SQLModel, table=True):
     plan_slug: str
     interval: str
     stripe_price_id: str | None = None
-    status: str = Field(default="pending")
+    status: str = Field(default=CheckoutStatus.PENDING)
     url: str | None = None
     stripe_subscription_id: str | None = Field(default=None, index=True)
     expires_at: datetime | None = Field(default=None, sa_column=timestamp_column())

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Identity
 from sqlmodel import Field, SQLModel
 
 from models.columns import timestamp_column, utcnow
+from models.vocabulary import CustomerAuditEvent, sql_in
 
 
 class WorkspaceBillingCustomer(SQLModel, table=True):
@@ -31,7 +32,7 @@ class WorkspaceBillingCustomerEvent(SQLModel, table=True):
     __tablename__ = "workspace_billing_customer_events"
     __table_args__ = (
         CheckConstraint(
-            "event_type IN ('validated', 'invalidated', 'recreated', 'webhook_deleted')",
+            sql_in("event_type", CustomerAuditEvent),
             name="ck_customer_events_type",
         ),
     )

@@ -20,12 +20,10 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from models.columns import jsonb_column, timestamp_column, utcnow
+from models.vocabulary import ENTITLED_STATUSES, SubscriptionStatus, sql_in
 
-ENTITLED_SQL = "status IN ('active', 'trialing', 'past_due')"
-STATUS_SQL = (
-    "status IN ('trialing', 'active', 'past_due', 'unpaid', 'paused', 'canceled', "
-    "'incomplete', 'incomplete_expired')"
-)
+ENTITLED_SQL = sql_in("status", ENTITLED_STATUSES)
+STATUS_SQL = sql_in("status", SubscriptionStatus)
 
 
 class Subscription(SQLModel, table=True):

@@ -10,13 +10,14 @@ from sqlalchemy import CheckConstraint, Column, Index, Integer, Uuid, text
 from sqlmodel import Field, SQLModel
 
 from models.columns import jsonb_column, timestamp_column, utcnow
+from models.vocabulary import LedgerStatus, sql_in
 
 
 class StripeWebhookEvent(SQLModel, table=True):
     __tablename__ = "stripe_webhook_events"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending', 'processing', 'completed', 'failed', 'ignored')",
+            sql_in("status", LedgerStatus),
             name="ck_stripe_webhook_events_status",
         ),
         Index("ix_stripe_webhook_events_status_received", "status", "received_at"),
@@ -25,7 +26,7 @@ class StripeWebhookEvent(SQLModel, table=True):
     id: str = Field(primary_key=True)  # the Stripe event id: unique by construction
     type: str = Field(index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb_column())
-    status: str = Field(default="pending")
+    status: str = Field(default=LedgerStatus.PENDING)
     attempts: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
     )

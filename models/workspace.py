@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Uuid, text
 from sqlmodel import Field, SQLModel
 
 from models.columns import timestamp_column, utcnow
+from models.vocabulary import Role, sql_in
 
 
 class WorkspaceBase(SQLModel):
@@ -32,7 +33,7 @@ class Workspace(WorkspaceBase, table=True):
 class WorkspaceMember(SQLModel, table=True):
     __tablename__ = "workspace_members"
     __table_args__ = (
-        CheckConstraint("role IN ('owner', 'admin', 'member')", name="ck_workspace_members_role"),
+        CheckConstraint(sql_in("role", Role), name="ck_workspace_members_role"),
     )
 
     workspace_id: uuid.UUID = Field(

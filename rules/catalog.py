@@ -29,9 +29,9 @@ from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.constants import INTERVALS, SELF_SERVE_PLANS
 from models.catalog import PlanVariant
 from models.catalog_payloads import CatalogSyncSummary
+from models.vocabulary import SELF_SERVE_PLANS, Interval
 
 LOOKUP_KEY_PREFIX = "formsandbox"
 CURRENCY = "usd"
@@ -128,7 +128,7 @@ def parse_price(price: dict[str, Any], env: str) -> Candidate:
     if str(self_serve).strip().lower() not in TRUTHY:
         raise SkipPrice("not_self_serve")
     interval = price_meta.get("interval") or product_meta.get("interval")
-    if interval not in INTERVALS:
+    if interval not in tuple(Interval):
         raise SkipPrice("unknown_interval")
     recurring = price.get("recurring") or {}
     if (

@@ -17,7 +17,9 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.stripe_gateway import StripeGateway
+from models.vocabulary import ENDED_STATUSES
 from rules.subscription_state import (
+    ENTITLED,
     GRACE_EXPIRED_STATUS,
     STATUS_MAP,
     apply_subscription,
@@ -29,7 +31,7 @@ from rules.subscription_state import (
 )
 from rules.workspaces import resolve_subscription_workspace
 
-ENDED = ("canceled", "incomplete_expired")
+ENDED = ENDED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,15 @@ async def demote_for_expired_grace(
     demoted = await session.execute(
         text(
             "UPDATE subscriptions SET status = :status, updated_at = now() "
-            "WHERE stripe_subscription_id = :s AND status IN ('active', 'trialing', 'past_due') "
+            "WHERE stripe_subscription_id = :s AND status = ANY(:entitled) "
             "AND grace_period_end <= :as_of RETURNING id"
         ),
-        {"status": GRACE_EXPIRED_STATUS, "s": stripe_subscription_id, "as_of": as_of},
+        {
+            "status": GRACE_EXPIRED_STATUS,
+            "s": stripe_subscription_id,
+            "as_of": as_of,
+            "entitled": ENTITLED,
+        },
     )
     if demoted.first() is None:
         return False

@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.constants import ENTITLED_STATUSES, FREE_PLAN
 from core.metrics import WEBHOOKS_OUT_OF_ORDER
 from models.event_payloads import AppliedState
+from models.vocabulary import ENTITLED_STATUSES, Plan
 from rules.errors import unknown_subscription_status
 from rules.plans import PlanRef, resolve_plan, stripe_price
 
@@ -48,7 +48,8 @@ STATUS_MAP: dict[str, tuple[str, bool]] = {
 # Our status for a subscription Stripe still calls past_due after our grace ran out unpaid:
 # Stripe's own name for "retries exhausted, not entitled" (seed 002 §7: free tier ensured).
 GRACE_EXPIRED_STATUS = "unpaid"
-_ENTITLED_SQL = "('active', 'trialing', 'past_due')"
+# Bound as a parameter wherever SQL filters for entitled rows.
+ENTITLED = list(ENTITLED_STATUSES)
 assert set(ENTITLED_STATUSES) == {s for s, (_, ok) in STATUS_MAP.items() if ok}
 
 
@@ -163,11 +164,11 @@ async def _demote_other_entitled(
         text(
             "UPDATE subscriptions SET status = 'canceled', updated_at = now(), "
             "canceled_at = COALESCE(canceled_at, now()) "
-            f"WHERE workspace_id = :w AND status IN {_ENTITLED_SQL} "
+            "WHERE workspace_id = :w AND status = ANY(:entitled) "
             "AND stripe_subscription_id IS DISTINCT FROM :s "
             "RETURNING plan_slug, stripe_subscription_id"
         ),
-        {"w": workspace_id, "s": stripe_subscription_id},
+        {"w": workspace_id, "s": stripe_subscription_id, "entitled": ENTITLED},
     )
     for row in demoted:
         if row.stripe_subscription_id is not None:
@@ -255,8 +256,8 @@ async def ensure_free_subscription(session: AsyncSession, workspace_id: uuid.UUI
     """When no row of the workspace is entitled, its free row (plan `free`, status `active`,
     no Stripe ids) becomes the entitled one: reactivated if it exists, else inserted."""
     entitled = await session.execute(
-        text(f"SELECT 1 FROM subscriptions WHERE workspace_id = :w AND status IN {_ENTITLED_SQL}"),
-        {"w": workspace_id},
+        text("SELECT 1 FROM subscriptions WHERE workspace_id = :w AND status = ANY(:entitled)"),
+        {"w": workspace_id, "entitled": ENTITLED},
     )
     if entitled.first() is not None:
         return
@@ -267,7 +268,7 @@ async def ensure_free_subscription(session: AsyncSession, workspace_id: uuid.UUI
             "AND plan_slug = :free AND stripe_subscription_id IS NULL "
             "ORDER BY created_at LIMIT 1) RETURNING id"
         ),
-        {"w": workspace_id, "free": FREE_PLAN},
+        {"w": workspace_id, "free": Plan.FREE},
     )
     if revived.first() is None:
         await session.execute(
@@ -275,7 +276,7 @@ async def ensure_free_subscription(session: AsyncSession, workspace_id: uuid.UUI
                 "INSERT INTO subscriptions (workspace_id, plan_slug, status) "
                 "VALUES (:w, :free, 'active')"
             ),
-            {"w": workspace_id, "free": FREE_PLAN},
+            {"w": workspace_id, "free": Plan.FREE},
         )
 
 
@@ -294,12 +295,12 @@ async def refresh_entitlements(
         await session.execute(
             text(
                 "SELECT id, plan_slug, stripe_price_id FROM subscriptions "
-                f"WHERE workspace_id = :w AND status IN {_ENTITLED_SQL} LIMIT 1"
+                "WHERE workspace_id = :w AND status = ANY(:entitled) LIMIT 1"
             ),
-            {"w": workspace_id},
+            {"w": workspace_id, "entitled": ENTITLED},
         )
     ).first()
-    plan = entitled.plan_slug if entitled is not None else FREE_PLAN
+    plan = entitled.plan_slug if entitled is not None else Plan.FREE
     grants: dict[str, Any] = {}
     source = None
     if entitled is not None and entitled.stripe_price_id is not None:

@@ -6,10 +6,10 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from api.deps import MemberAccess, SessionDep
-from core.constants import ENTITLED_STATUSES
 from models.checkout import CheckoutSession
 from models.schemas import BillingStatusPublic, PendingCheckoutPublic
 from models.subscription import Subscription, WorkspaceGrant
+from models.vocabulary import ENTITLED_STATUSES
 from models.workspace import Workspace
 
 router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["billing"])

@@ -1,0 +1,123 @@
+"""The words of the billing domain, defined once: statuses, plans, intervals, roles, error codes.
+
+`StrEnum` members are plain strings, so they go straight into SQL parameters, JSON and
+pydantic models; SQL that filters by a set binds the tuple (`status = ANY(:entitled)`)
+instead of spelling the set out again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SubscriptionStatus(StrEnum):
+    """Stripe's subscription statuses, which are also ours (seed 002 §7)."""
+
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    UNPAID = "unpaid"
+    PAUSED = "paused"
+    CANCELED = "canceled"
+    INCOMPLETE = "incomplete"
+    INCOMPLETE_EXPIRED = "incomplete_expired"
+
+
+# The statuses that entitle a workspace to its paid plan.
+ENTITLED_STATUSES: tuple[SubscriptionStatus, ...] = (
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.TRIALING,
+    SubscriptionStatus.PAST_DUE,
+)
+# Statuses from which a subscription never comes back.
+ENDED_STATUSES: tuple[SubscriptionStatus, ...] = (
+    SubscriptionStatus.CANCELED,
+    SubscriptionStatus.INCOMPLETE_EXPIRED,
+)
+
+
+class LedgerStatus(StrEnum):
+    """`stripe_webhook_events.status`: pending → processing → completed | failed | ignored."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
+
+# Ledger statuses after which an event is never processed again.
+FINAL_LEDGER_STATUSES: tuple[LedgerStatus, ...] = (LedgerStatus.COMPLETED, LedgerStatus.IGNORED)
+
+
+class CheckoutStatus(StrEnum):
+    """`checkout_sessions.status`, and what the return page is told."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"
+
+
+class Plan(StrEnum):
+    FREE = "free"
+    PRO = "pro"
+    BUSINESS = "business"
+
+
+SELF_SERVE_PLANS: tuple[Plan, ...] = (Plan.PRO, Plan.BUSINESS)
+
+
+class Interval(StrEnum):
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
+class Role(StrEnum):
+    """`workspace_members.role`."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+BILLING_MANAGER_ROLES: tuple[Role, ...] = (Role.OWNER, Role.ADMIN)
+
+
+class CustomerAuditEvent(StrEnum):
+    """`workspace_billing_customer_events.event_type`."""
+
+    VALIDATED = "validated"
+    INVALIDATED = "invalidated"
+    RECREATED = "recreated"
+    WEBHOOK_DELETED = "webhook_deleted"
+
+
+class ErrorCode(StrEnum):
+    """Every `error.code` of the HTTP API (DESIGN.md), and the workflow failures that carry one."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    WORKSPACE_NOT_FOUND = "WORKSPACE_NOT_FOUND"
+    IDEMPOTENCY_KEY_REQUIRED = "IDEMPOTENCY_KEY_REQUIRED"
+    IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
+    IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD = "IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD"
+    IDEMPOTENCY_KEY_EXPIRED = "IDEMPOTENCY_KEY_EXPIRED"
+    PLAN_NOT_AVAILABLE = "PLAN_NOT_AVAILABLE"
+    SUBSCRIPTION_ALREADY_ACTIVE = "SUBSCRIPTION_ALREADY_ACTIVE"
+    STRIPE_CHECKOUT_SESSION_FAILED = "STRIPE_CHECKOUT_SESSION_FAILED"
+    STRIPE_PORTAL_SESSION_FAILED = "STRIPE_PORTAL_SESSION_FAILED"
+    INVALID_SIGNATURE = "INVALID_SIGNATURE"
+    INVALID_PAYLOAD = "INVALID_PAYLOAD"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    RATE_LIMITED = "RATE_LIMITED"
+    BILLING_UNAVAILABLE = "BILLING_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+def sql_in(column: str, values: tuple[StrEnum, ...] | type[StrEnum]) -> str:
+    """`column IN ('a', 'b')` for check constraints and index predicates, which take no
+    bind parameters."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
