@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from core.config import Settings
 from core.constants import event_workflow_id
+from tests.conftest import WEBHOOK_SECRET
 from tests.support import eventually, fetch_all
 from tests.webhook.conftest import Shop, signed, workspace_state
 
@@ -95,6 +98,41 @@ async def test_bad_input_gets_its_defined_answer_and_is_not_stored(
     response = await http.post(WEBHOOK, content=chunks(), headers=big_headers)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_hostile_signature_headers_are_refused_with_400(
+    shop: Shop, http: httpx.AsyncClient
+) -> None:
+    event = fake_event()
+    body, headers = signed(event)
+    good = headers["Stripe-Signature"]
+    t, v1 = (part.split("=", 1)[1] for part in good.split(","))
+    hostile: list[tuple[str, bytes]] = [
+        ("non-ASCII v1", f"t={t},v1={v1[:-1]}é".encode()),
+        ("non-ASCII digit in t", f"t=١{t[1:]},v1={v1}".encode()),
+        ("t of 5,000 digits", f"t={'9' * 5000},v1={v1}".encode()),
+        ("hundreds of v1", (f"t={t}," + ",".join(["v1=" + "0" * 64] * 300)).encode()),
+        ("empty parts", b",,,=,t=,v1="),
+        ("no t", f"v1={v1}".encode()),
+        ("Latin-1 bytes", b"t=1,v1=\xff\xfe"),
+    ]
+    for name, value in hostile:
+        # Raw bytes on the wire, as a hostile client would send them.
+        response = await http.post(
+            WEBHOOK,
+            content=body,
+            headers=[(b"Content-Type", b"application/json"), (b"Stripe-Signature", value)],
+        )
+        assert response.status_code == 400, name
+        assert response.json()["error"]["code"] == "INVALID_SIGNATURE", name
+    # A body that is not UTF-8 with a header that signs it: refused, not a 500.
+    raw, stamp = b'{"id": "\xff"}', str(int(time.time()))
+    mac = hmac.new(WEBHOOK_SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256)
+    response = await http.post(
+        WEBHOOK, content=raw, headers={"Stripe-Signature": f"t={stamp},v1={mac.hexdigest()}"}
+    )
+    assert response.status_code == 400
+    assert await ledger_row(shop, event["id"]) is None
 
 
 async def test_unhandled_type_is_ignored_without_a_workflow(
