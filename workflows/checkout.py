@@ -12,19 +12,15 @@ API answers as they are; a failed execution may be re-run with the same key.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import NoReturn
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.catalog import CatalogActivities
     from activities.checkout import CheckoutActivities
-    from activities.customers import WORKSPACE_GONE, CustomerActivities
     from core.constants import (
         SA_STRIPE_CHECKOUT_SESSION_ID,
-        SA_STRIPE_CUSTOMER_ID,
         SA_WORKSPACE_ID,
     )
     from models.catalog_payloads import CatalogSyncInput
@@ -32,106 +28,28 @@ with workflow.unsafe.imports_passed_through():
         PLAN_NOT_AVAILABLE,
         STRIPE_CHECKOUT_SESSION_FAILED,
         STRIPE_CUSTOMER_MISSING,
-        STRIPE_PORTAL_SESSION_FAILED,
         STRIPE_PRICE_STALE,
-        STRIPE_REQUEST_REFUSED,
-        STRIPE_UNAVAILABLE,
         SUBSCRIPTION_ALREADY_ACTIVE,
         CheckoutContextInput,
+        CheckoutContextResult,
         CheckoutInput,
         CheckoutResult,
         CreateCheckoutSessionInput,
-        EnsureCustomerInput,
-        EnsureCustomerResult,
         RecordCheckoutInput,
     )
+    from workflows.steps import (
+        DB_RETRY,
+        STEP_TIMEOUT,
+        STRIPE_RETRY,
+        answer,
+        ensure_customer,
+        fail_as_answer,
+        failure_type,
+    )
 
-STRIPE_FAILURES = (STRIPE_CUSTOMER_MISSING, STRIPE_PRICE_STALE, STRIPE_REQUEST_REFUSED,
-                   STRIPE_UNAVAILABLE)
-# Bounded: the caller is waiting; 5xx/429/network get 3 quick retries, then the API says 502.
-STRIPE_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=2),
-    maximum_attempts=4,
-    non_retryable_error_types=[
-        STRIPE_CUSTOMER_MISSING,
-        STRIPE_PRICE_STALE,
-        STRIPE_REQUEST_REFUSED,
-        WORKSPACE_GONE,
-    ],
-)
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=100),
-    maximum_interval=timedelta(seconds=2),
-    maximum_attempts=5,
-)
-STEP_TIMEOUT = timedelta(seconds=10)
 SYNC_TIMEOUT = timedelta(seconds=30)
 # The whole execution: long enough for every bounded retry, short enough to free the key.
 CHECKOUT_EXECUTION_TIMEOUT = timedelta(seconds=60)
-
-
-WORKSPACE_NOT_FOUND = "WORKSPACE_NOT_FOUND"
-ANSWER_CODES = (
-    SUBSCRIPTION_ALREADY_ACTIVE,
-    PLAN_NOT_AVAILABLE,
-    STRIPE_CHECKOUT_SESSION_FAILED,
-    STRIPE_PORTAL_SESSION_FAILED,
-    WORKSPACE_NOT_FOUND,
-)
-
-
-def _root(err: BaseException) -> BaseException | None:
-    # A local activity that gave up surfaces as ActivityError or as its bare cause.
-    return err.cause if isinstance(err, ActivityError) else err
-
-
-def failure_type(err: BaseException) -> str | None:
-    cause = _root(err)
-    return cause.type if isinstance(cause, ApplicationError) else None
-
-
-def answer(code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
-
-
-def as_answer(err: FailureError, failed_code: str) -> BaseException:
-    """The workflow failure the API answers for `err`; `err` itself when it is one already."""
-    kind = failure_type(err)
-    if kind in ANSWER_CODES:
-        return err
-    if kind in STRIPE_FAILURES or isinstance(_root(err), TimeoutError):
-        return answer(failed_code, f"stripe refused or failed the request ({kind or 'timeout'})")
-    if kind == WORKSPACE_GONE:
-        return answer(WORKSPACE_NOT_FOUND, "no such workspace")
-    return err
-
-
-def fail_as_answer(err: FailureError, failed_code: str) -> NoReturn:
-    """Re-raise `err` as the answer the API gives for it."""
-    mapped = as_answer(err, failed_code)
-    if mapped is err:
-        raise err
-    raise mapped from err
-
-
-async def ensure_customer(
-    workspace_id: str, request_scope: str, stale_customer_id: str | None = None
-) -> EnsureCustomerResult:
-    """Validate (or self-heal) the workspace's customer and tag the execution with it."""
-    result: EnsureCustomerResult = await workflow.execute_local_activity_method(
-        CustomerActivities.ensure_customer,
-        EnsureCustomerInput(
-            workspace_id=workspace_id,
-            request_scope=request_scope,
-            stale_customer_id=stale_customer_id,
-        ),
-        start_to_close_timeout=STEP_TIMEOUT,
-        retry_policy=STRIPE_RETRY,
-    )
-    workflow.upsert_search_attributes([SA_STRIPE_CUSTOMER_ID.value_set(result.stripe_customer_id)])
-    return result
 
 
 @workflow.defn(name="CheckoutWorkflow")
@@ -147,14 +65,7 @@ class CheckoutWorkflow:
     async def _checkout(self, data: CheckoutInput) -> CheckoutResult:
         validated = await ensure_customer(data.workspace_id, data.idempotency_key)
         customer = validated.stripe_customer_id
-        context = await workflow.execute_local_activity_method(
-            CheckoutActivities.load_context,
-            CheckoutContextInput(
-                workspace_id=data.workspace_id, plan_slug=data.plan_slug, interval=data.interval
-            ),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
+        context = await self._load_context(data)
         if context.has_paid_subscription:
             raise answer(
                 SUBSCRIPTION_ALREADY_ACTIVE,
@@ -219,6 +130,18 @@ class CheckoutWorkflow:
             stripe_customer_id=customer,
         )
 
+    async def _load_context(self, data: CheckoutInput) -> CheckoutContextResult:
+        """The workspace's price for the plan and whether a paid subscription is entitled."""
+        result: CheckoutContextResult = await workflow.execute_local_activity_method(
+            CheckoutActivities.load_context,
+            CheckoutContextInput(
+                workspace_id=data.workspace_id, plan_slug=data.plan_slug, interval=data.interval
+            ),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        return result
+
     async def _price_after_sync(self, data: CheckoutInput, refused: str | None) -> str:
         """Force one catalog sync; the plan is not for sale if it still has no other price."""
         await workflow.execute_local_activity_method(
@@ -227,14 +150,7 @@ class CheckoutWorkflow:
             start_to_close_timeout=SYNC_TIMEOUT,
             retry_policy=STRIPE_RETRY,
         )
-        context = await workflow.execute_local_activity_method(
-            CheckoutActivities.load_context,
-            CheckoutContextInput(
-                workspace_id=data.workspace_id, plan_slug=data.plan_slug, interval=data.interval
-            ),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DB_RETRY,
-        )
+        context = await self._load_context(data)
         price = context.stripe_price_id
         if price is None or price == refused:
             raise answer(

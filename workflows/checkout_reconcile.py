@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
+    from activities.checkout_reconcile import CheckoutReconcileActivities
     from core.constants import (
         SA_STRIPE_CHECKOUT_SESSION_ID,
         SA_STRIPE_CUSTOMER_ID,
@@ -22,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.event_payloads import PLAN_NOT_RESOLVED, WORKSPACE_NOT_RESOLVED
     from models.reconcile_payloads import (
-        ACTIVITY_RECONCILE_CHECKOUT,
         CHECKOUT_SESSION_UNKNOWN,
         CheckoutReconcileInput,
         CheckoutReconcileResult,
@@ -49,10 +49,9 @@ class CheckoutReconcileWorkflow:
                 SA_STRIPE_CHECKOUT_SESSION_ID.value_set(data.checkout_session_id),
             ]
         )
-        result = await workflow.execute_activity(
-            ACTIVITY_RECONCILE_CHECKOUT,
+        result = await workflow.execute_activity_method(
+            CheckoutReconcileActivities.reconcile_session,
             data,
-            result_type=CheckoutReconcileResult,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RETRY,
         )

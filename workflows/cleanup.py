@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from models.schedule_payloads import CleanupBatchInput, CleanupInput, CleanupResult
 
 
-@workflow.defn
+@workflow.defn(name="CleanupWorkflow")
 class CleanupWorkflow:
     @workflow.run
     async def run(self, input: CleanupInput | None = None) -> CleanupResult:

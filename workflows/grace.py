@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from models.schedule_payloads import GraceBatchInput, GraceInput, GraceResult
 
 
-@workflow.defn
+@workflow.defn(name="GraceDowngradeWorkflow")
 class GraceDowngradeWorkflow:
     @workflow.run
     async def run(self, input: GraceInput | None = None) -> GraceResult:

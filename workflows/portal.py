@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
         PortalResult,
         PortalSessionCreated,
     )
-    from workflows.checkout import (
+    from workflows.steps import (
         STEP_TIMEOUT,
         STRIPE_RETRY,
         ensure_customer,

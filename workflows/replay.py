@@ -36,7 +36,7 @@ LISTING = RetryPolicy(
 )
 
 
-@workflow.defn
+@workflow.defn(name="ReplayWorkflow")
 class ReplayWorkflow:
     @workflow.run
     async def run(self, input: ReplayInput | None = None) -> ReplayResult:

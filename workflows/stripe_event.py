@@ -17,22 +17,17 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.stripe_events import StripeEventActivities
     from core.constants import (
         SA_STRIPE_CUSTOMER_ID,
         SA_STRIPE_SUBSCRIPTION_ID,
         SA_WORKSPACE_ID,
     )
     from models.event_payloads import (
-        ACTIVITY_APPLY_EVENT,
-        ACTIVITY_CLAIM_EVENT,
-        ACTIVITY_FAIL_EVENT,
         STRIPE_EVENT_FAILED,
-        AppliedState,
         ApplyEventInput,
         ClaimEventInput,
-        ClaimEventResult,
         FailEventInput,
-        FailEventResult,
         StripeEventInput,
         StripeEventResult,
     )
@@ -57,10 +52,9 @@ class StripeEventWorkflow:
     @workflow.run
     async def run(self, data: StripeEventInput) -> StripeEventResult:
         try:
-            claim = await workflow.execute_local_activity(
-                ACTIVITY_CLAIM_EVENT,
+            claim = await workflow.execute_local_activity_method(
+                StripeEventActivities.claim_event,
                 ClaimEventInput(event_id=data.event_id),
-                result_type=ClaimEventResult,
                 start_to_close_timeout=DB_TIMEOUT,
                 retry_policy=RETRY,
             )
@@ -70,12 +64,11 @@ class StripeEventWorkflow:
             return StripeEventResult(event_id=data.event_id, outcome="skipped")
         self._upsert(claim.hints.customer_id, claim.hints.subscription_id, None)
         try:
-            applied = await workflow.execute_local_activity(
-                ACTIVITY_APPLY_EVENT,
+            applied = await workflow.execute_local_activity_method(
+                StripeEventActivities.apply_event,
                 ApplyEventInput(
                     event_id=data.event_id, event_type=claim.event_type, hints=claim.hints
                 ),
-                result_type=AppliedState,
                 start_to_close_timeout=APPLY_TIMEOUT,
                 retry_policy=RETRY,
             )
@@ -111,10 +104,9 @@ class StripeEventWorkflow:
         cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
         kind = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
         error = f"{kind}: {cause}"
-        await workflow.execute_local_activity(
-            ACTIVITY_FAIL_EVENT,
+        await workflow.execute_local_activity_method(
+            StripeEventActivities.fail_event,
             FailEventInput(event_id=data.event_id, event_type=data.event_type, error=error),
-            result_type=FailEventResult,
             start_to_close_timeout=DB_TIMEOUT,
             retry_policy=RETRY,
         )
