@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import lifecycle
+from . import lifecycle, versions
+from .config import READ_ONLY
 from .errors import StripeError, invalid_param
 from .seed import seed_catalog
 from .store import Obj
@@ -115,6 +116,12 @@ def set_config(ctx: Ctx) -> Obj:
     unknown = sorted(set(changes) - names)
     if unknown:
         raise StripeError(400, f"Unknown config keys: {', '.join(unknown)}")
+    # A config read back and posted whole is fine; changing a read-only value is not.
+    for key, value in READ_ONLY.items():
+        if key in changes and changes.pop(key) != value:
+            raise StripeError(400, f"{key} is read-only")
+    if "api_version" in changes:
+        versions.check_version(str(changes["api_version"]))
     try:
         ctx.emu.configure(changes)
     except ValueError as exc:
