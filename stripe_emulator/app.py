@@ -14,6 +14,7 @@ from .api_faults import fault_error
 from .core import Emulator
 from .errors import StripeError
 from .listing import expand
+from .versions import KNOWN_API_VERSIONS, invalid_version
 from .web import Ctx, Response, Route
 from .wire import check_known, decode_form, get_list, request_id
 
@@ -117,9 +118,12 @@ class EmulatorApp:
     ) -> Response:
         rid = request_id()
         if path.startswith("/v1/"):
-            response = await self._stripe(method, path, query, headers, body, rid)
+            asked = headers.get("stripe-version")
+            response = await self._stripe(method, path, query, headers, body, rid, asked)
             response.headers.append(("request-id", rid))
-            version = headers.get("stripe-version") or self.emu.config.api_version
+            # Answer in the version asked for; a refused one falls back to the account's.
+            known = asked is not None and asked in KNOWN_API_VERSIONS
+            version = asked if asked is not None and known else self.emu.config.api_version
             response.headers.append(("stripe-version", version))
             return response
         for r in self.other_routes:
@@ -158,10 +162,13 @@ class EmulatorApp:
         headers: dict[str, str],
         body: bytes,
         rid: str,
+        version: str | None,
     ) -> Response:
         key = _auth_error(headers.get("authorization"))
         if isinstance(key, StripeError):
             return Response.json(401, key.body())
+        if version is not None and version not in KNOWN_API_VERSIONS:
+            return Response.json(400, invalid_version(version).body(rid))
         found: Route | None = None
         match = None
         for r in self.api_routes:

@@ -6,9 +6,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .versions import KNOWN_API_VERSIONS, SDK_API_VERSION
+
 # The API version the pinned `stripe` SDK (16.1.0) speaks; events carry it like an account's
 # default version. The bundled spec is 2026-08-26 but the SDK types win where they differ.
-DEFAULT_API_VERSION = "2026-10-28.endive"
+DEFAULT_API_VERSION = SDK_API_VERSION
+# Shown by `GET /_emulator/config` but fixed: the versions whose shapes the emulator serves.
+READ_ONLY: dict[str, Any] = {"known_api_versions": list(KNOWN_API_VERSIONS)}
 DEFAULT_WEBHOOK_SECRET = "whsec_emulator_test_secret"
 
 
@@ -42,4 +46,4 @@ class EmulatorConfig:
         return unknown
 
     def public(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), **{k: list(v) for k, v in READ_ONLY.items()}}

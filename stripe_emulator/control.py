@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import lifecycle
+from . import checkout_flow, lifecycle, versions
+from .config import READ_ONLY
 from .errors import StripeError, invalid_param
 from .seed import seed_catalog
 from .store import Obj
@@ -29,9 +30,20 @@ def reset(ctx: Ctx) -> Obj:
 
 
 def complete_checkout(ctx: Ctx) -> Obj:
+    """`{"outcome": "paid"|"incomplete"|"processing"}` (a bank debit still in flight)."""
     session = ctx.emu.store.get("checkout_sessions", ctx.args["id"])
     outcome = str(ctx.json().get("outcome", "paid"))
-    lifecycle.complete_checkout(ctx.emu, session, outcome)
+    checkout_flow.complete_checkout(ctx.emu, session, outcome)
+    return ctx.emu.render(session)
+
+
+def settle_checkout(ctx: Ctx) -> Obj:
+    """`{"succeeded": bool}`: the bank's answer to a `processing` session's debit."""
+    session = ctx.emu.store.get("checkout_sessions", ctx.args["id"])
+    succeeded = _bool(ctx.json(), "succeeded")
+    if succeeded is None:
+        raise StripeError.missing("succeeded")
+    checkout_flow.settle_checkout(ctx.emu, session, succeeded)
     return ctx.emu.render(session)
 
 
@@ -115,6 +127,12 @@ def set_config(ctx: Ctx) -> Obj:
     unknown = sorted(set(changes) - names)
     if unknown:
         raise StripeError(400, f"Unknown config keys: {', '.join(unknown)}")
+    # A config read back and posted whole is fine; changing a read-only value is not.
+    for key, value in READ_ONLY.items():
+        if key in changes and changes.pop(key) != value:
+            raise StripeError(400, f"{key} is read-only")
+    if "api_version" in changes:
+        versions.check_version(str(changes["api_version"]))
     try:
         ctx.emu.configure(changes)
     except ValueError as exc:
@@ -144,6 +162,7 @@ def health(ctx: Ctx) -> Obj:
 ROUTES: list[Route] = [
     route("POST", "/_emulator/reset", reset),
     route("POST", "/_emulator/checkout/sessions/{id}/complete", complete_checkout),
+    route("POST", "/_emulator/checkout/sessions/{id}/settle", settle_checkout),
     route("POST", "/_emulator/subscriptions/{id}/update", update_subscription),
     route("POST", "/_emulator/subscriptions/{id}/invoice", invoice_subscription),
     route("POST", "/_emulator/customers/{id}/delete-silently", delete_silently),

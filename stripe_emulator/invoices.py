@@ -1,9 +1,10 @@
-"""Invoice objects for subscriptions: build, finalize, pay and fail, with their events."""
+"""Invoice objects for subscriptions: build, finalize (customer balance), pay and fail."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import payment_objects, payments
 from .store import Obj
 from .wire import new_id, now, rand_token
 
@@ -11,18 +12,26 @@ if TYPE_CHECKING:
     from .core import Emulator, ReqInfo
 
 
-def _line(emu: Emulator, inv_id: str, sub: Obj, item: Obj, start: int, end: int) -> Obj:
+def line(
+    emu: Emulator, inv_id: str, sub: Obj, item: Obj, start: int, end: int, *, trial: bool = False
+) -> Obj:
+    """One subscription item's line for a period; a trial period is free."""
     price = emu.store.tables["prices"][item["price"]]
     product = emu.store.tables["products"].get(price["product"], {})
-    amount = (price["unit_amount"] or 0) * item["quantity"]
+    amount = 0 if trial else (price["unit_amount"] or 0) * item["quantity"]
     rec = price.get("recurring") or {}
+    description = (
+        f"Trial period for {product.get('name', 'Item')}"
+        if trial
+        else f"{item['quantity']} × {product.get('name', 'Item')} "
+        f"(at ${price['unit_amount'] / 100:.2f} / {rec.get('interval', 'one-time')})"
+    )
     return {
         "id": new_id("il"),
         "object": "line_item",
         "amount": amount,
         "currency": price["currency"],
-        "description": f"{item['quantity']} × {product.get('name', 'Item')} "
-        f"(at ${price['unit_amount'] / 100:.2f} / {rec.get('interval', 'one-time')})",
+        "description": description,
         "discount_amounts": [],
         "discountable": True,
         "discounts": [],
@@ -55,27 +64,39 @@ def _line(emu: Emulator, inv_id: str, sub: Obj, item: Obj, start: int, end: int)
     }
 
 
-def build(emu: Emulator, sub: Obj, billing_reason: str) -> Obj:
-    """A draft invoice for the subscription's current period."""
+def build(
+    emu: Emulator, sub: Obj, billing_reason: str, *, items: bool = True, trial: bool = False
+) -> Obj:
+    """A draft invoice for the subscription's current period (`items`), plus the customer's
+    pending invoice items (proration credits), which Stripe sweeps into the next invoice."""
     created = now()
     customer = emu.store.tables["customers"].get(sub["customer"]) or {}
     inv_id = new_id("in")
-    items = sub["items"]["data"]
-    start = items[0]["current_period_start"] if items else created
-    end = items[0]["current_period_end"] if items else created
-    lines = [_line(emu, inv_id, sub, item, start, end) for item in items]
-    total = sum(line["amount"] for line in lines)
+    subs_items = sub["items"]["data"]
+    start = subs_items[0]["current_period_start"] if subs_items else created
+    end = subs_items[0]["current_period_end"] if subs_items else created
+    lines = (
+        [line(emu, inv_id, sub, item, start, end, trial=trial) for item in subs_items]
+        if items
+        else []
+    )
+    for pending in emu.store.pending_lines.pop(sub["customer"], []):
+        pending["invoice"] = inv_id
+        lines.append(pending)
+    total = sum(entry["amount"] for entry in lines)
+    balance = customer.get("balance", 0)
+    due = max(0, total + balance)
     return {
         "id": inv_id,
         "object": "invoice",
         "account_country": "US",
         "account_name": "Stripe Emulator",
         "account_tax_ids": None,
-        "amount_due": total,
+        "amount_due": due,
         "amount_overpaid": 0,
         "amount_paid": 0,
         "amount_paid_off_stripe": 0,
-        "amount_remaining": total,
+        "amount_remaining": due,
         "amount_shipping": 0,
         "application": None,
         "attempt_count": 0,
@@ -151,7 +172,7 @@ def build(emu: Emulator, sub: Obj, billing_reason: str) -> Obj:
         "rendering": None,
         "shipping_cost": None,
         "shipping_details": None,
-        "starting_balance": 0,
+        "starting_balance": balance,
         "statement_descriptor": None,
         "status": "draft",
         "status_transitions": {
@@ -172,42 +193,77 @@ def build(emu: Emulator, sub: Obj, billing_reason: str) -> Obj:
     }
 
 
-def create(emu: Emulator, sub: Obj, billing_reason: str, req: ReqInfo) -> Obj:
-    inv = emu.store.add("invoices", build(emu, sub, billing_reason))
+def create(
+    emu: Emulator, sub: Obj, billing_reason: str, req: ReqInfo, *, items: bool = True
+) -> Obj:
+    inv = emu.store.add("invoices", build(emu, sub, billing_reason, items=items))
     sub["latest_invoice"] = inv["id"]
     emu.emit("invoice.created", inv, req)
     return inv
 
 
 def finalize(emu: Emulator, inv: Obj, req: ReqInfo) -> None:
+    """Open the invoice, applying the customer's balance (a credit lowers what is due)."""
     ts = now()
+    cus = emu.store.tables["customers"].get(inv["customer"])
+    starting = cus["balance"] if cus else 0
+    reached = inv["total"] + starting
     inv.update(
         status="open",
         number=f"{rand_token(8).upper()}-{len(emu.store.tables['invoices']):04d}",
         effective_at=ts,
         hosted_invoice_url=f"https://invoice.stripe.com/i/emulator/{inv['id']}",
         invoice_pdf=f"https://pay.stripe.com/invoice/emulator/{inv['id']}/pdf",
-        ending_balance=0,
+        starting_balance=starting,
+        ending_balance=min(0, reached),
+        amount_due=max(0, reached),
+        amount_remaining=max(0, reached),
     )
     inv["status_transitions"]["finalized_at"] = ts
     emu.emit("invoice.finalized", inv, req)
+    if cus is not None and cus["balance"] != inv["ending_balance"]:
+        previous = {"balance": cus["balance"]}
+        cus["balance"] = inv["ending_balance"]
+        emu.emit("customer.updated", cus, req, previous)
 
 
-def attempt(emu: Emulator, inv: Obj, paid: bool, req: ReqInfo) -> None:
-    """One payment attempt: paid emits invoice.paid + invoice.payment_succeeded."""
+def attempt(
+    emu: Emulator, inv: Obj, outcome: str, req: ReqInfo, method: str = payment_objects.CARD
+) -> str:
+    """One payment attempt, "paid" / "failed" / "processing" (a bank debit in flight).
+
+    Returns what happened: an invoice with nothing due is paid without any payment.
+    """
+    if inv["amount_due"] == 0:
+        mark_paid(emu, inv, req)
+        return "paid"
     inv["attempted"] = True
     inv["attempt_count"] += 1
-    if paid:
-        inv.update(
-            status="paid",
-            amount_paid=inv["amount_due"],
-            amount_remaining=0,
-            next_payment_attempt=None,
-        )
-        inv["status_transitions"]["paid_at"] = now()
-        emu.emit("invoice.paid", inv, req)
-        emu.emit("invoice.payment_succeeded", inv, req)
+    payments.charge_invoice(emu, inv, outcome, method)
+    if outcome == "paid":
+        mark_paid(emu, inv, req)
+    elif outcome == "processing":
+        # Stripe neither retries nor announces anything while the debit is in flight.
+        inv["next_payment_attempt"] = None
     else:
-        # Stripe's default Smart Retries schedule the next attempt a few days later.
-        inv["next_payment_attempt"] = now() + 3 * 86400
-        emu.emit("invoice.payment_failed", inv, req)
+        mark_failed(emu, inv, req)
+    return outcome
+
+
+def mark_paid(emu: Emulator, inv: Obj, req: ReqInfo) -> None:
+    """Paid: emits invoice.paid + invoice.payment_succeeded."""
+    inv.update(
+        status="paid",
+        amount_paid=inv["amount_due"],
+        amount_remaining=0,
+        next_payment_attempt=None,
+    )
+    inv["status_transitions"]["paid_at"] = now()
+    emu.emit("invoice.paid", inv, req)
+    emu.emit("invoice.payment_succeeded", inv, req)
+
+
+def mark_failed(emu: Emulator, inv: Obj, req: ReqInfo, *, retry: bool = True) -> None:
+    # Stripe's default Smart Retries schedule the next attempt a few days later.
+    inv["next_payment_attempt"] = now() + 3 * 86400 if retry else None
+    emu.emit("invoice.payment_failed", inv, req)

@@ -1,10 +1,10 @@
-"""State changes Stripe makes on its own: checkout completion, renewals, cancellations."""
+"""Subscription state changes: updates, renewals, cancellations, customer deletion."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import invoices, objects
+from . import invoices, objects, payments, proration
 from .core import AUTOMATIC, Emulator, ReqInfo
 from .errors import StripeError, invalid_param, no_such
 from .store import Obj, snapshot
@@ -66,116 +66,31 @@ def items_list(emu: Emulator, sub: Obj) -> Obj:
     return items
 
 
-def create_subscription(
-    emu: Emulator,
-    customer_id: str,
-    line_items: list[dict[str, Any]],
-    metadata: dict[str, str],
-    status: str,
-) -> Obj:
-    start = now()
-    first_price = emu.store.tables["prices"][line_items[0]["price"]]
-    sub = objects.subscription(
-        start,
-        customer_id=customer_id,
-        currency=first_price["currency"],
-        status=status,
-        metadata=dict(metadata),
-    )
-    for line in line_items:
-        price = emu.store.tables["prices"][line["price"]]
-        rec = price["recurring"] or {"interval": "month", "interval_count": 1}
-        end = objects.add_interval(start, rec["interval"], rec["interval_count"])
-        item = objects.subscription_item(
-            start, sub["id"], price["id"], line["quantity"], start, end
-        )
-        emu.store.add("subscription_items", item)
-        sub["items"]["data"].append(item)
-    return emu.store.add("subscriptions", sub)
-
-
-def complete_checkout(emu: Emulator, session: Obj, outcome: str, req: ReqInfo = AUTOMATIC) -> Obj:
-    """Pay (or fail) a subscription-mode session, emitting Stripe's events in its order."""
-    if outcome not in ("paid", "incomplete"):
-        raise invalid_param("outcome", "outcome must be 'paid' or 'incomplete'")
-    if session["status"] != "open":
-        raise StripeError(
-            400, f"This Checkout Session is {session['status']} and can no longer be paid."
-        )
-    store = emu.store
-    customer_id = session["customer"]
-    if customer_id is None:
-        # Subscription mode always creates a customer when none was given.
-        email = session["customer_email"] or f"{session['id'][-8:].lower()}@example.com"
-        cus = objects.customer(
-            now(), email=email, name=None, description=None, phone=None, metadata={}
-        )
-        store.add("customers", cus)
-        emu.emit("customer.created", cus, req)
-        customer_id = cus["id"]
-    elif customer_id not in store.tables["customers"]:
-        raise no_such("customer", customer_id, "customer", 400)
-    paid = outcome == "paid"
-    sub = create_subscription(
-        emu,
-        customer_id,
-        session["_line_items"],
-        session["_subscription_metadata"],
-        "active" if paid else "incomplete",
-    )
-    inv = emu.store.add("invoices", invoices.build(emu, sub, "subscription_create"))
-    sub["latest_invoice"] = inv["id"]
-    emu.emit("customer.subscription.created", emu.render(sub), req)
-    emu.emit("invoice.created", inv, req)
-    invoices.finalize(emu, inv, req)
-    invoices.attempt(emu, inv, paid, req)
-    cus = store.tables["customers"][customer_id]
-    session.update(
-        status="complete",
-        payment_status="paid" if paid else "unpaid",
-        url=None,  # Stripe only shows the hosted URL while the session is open
-        customer=customer_id,
-        subscription=sub["id"],
-        customer_details={
-            "address": None,
-            "business_name": None,
-            "email": cus["email"],
-            "individual_name": None,
-            "name": cus["name"],
-            "phone": None,
-            "tax_exempt": "none",
-            "tax_ids": [],
-        },
-    )
-    emu.emit("checkout.session.completed", emu.render(session), req)
-    return session
-
-
-def expire_checkout(emu: Emulator, session: Obj, req: ReqInfo) -> Obj:
-    if session["status"] != "open":
-        raise StripeError(
-            400,
-            'Only Checkout Sessions with a status in ["open"] can be expired.',
-        )
-    session.update(status="expired", url=None)
-    emu.emit("checkout.session.expired", emu.render(session), req)
-    return session
-
-
 def _emit_sub_updated(emu: Emulator, sub: Obj, previous: dict[str, Any], req: ReqInfo) -> None:
     if previous:
         emu.emit("customer.subscription.updated", emu.render(sub), req, previous)
 
 
 def cancel_subscription(
-    emu: Emulator, sub: Obj, req: ReqInfo, reason: str = "cancellation_requested"
+    emu: Emulator,
+    sub: Obj,
+    req: ReqInfo,
+    reason: str = "cancellation_requested",
+    *,
+    prorate: bool = False,
+    invoice_now: bool = False,
 ) -> Obj:
+    """Cancel at once; `prorate` credits unused time, `invoice_now` bills it right away."""
     if sub["status"] in ENDED:
         raise StripeError(
             400,
             "A canceled subscription can only update its cancellation_details and metadata.",
         )
     ts = now()
+    if prorate:
+        proration.queue_credit(emu, sub, ts)
+    if invoice_now:
+        proration.invoice_pending(emu, sub, req)
     sub.update(status="canceled", canceled_at=sub["canceled_at"] or ts, ended_at=ts)
     sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": reason}
     emu.emit("customer.subscription.deleted", emu.render(sub), req)
@@ -269,8 +184,13 @@ def invoice_cycle(emu: Emulator, sub: Obj, paid: bool, req: ReqInfo = AUTOMATIC)
     if sub["status"] in ENDED:
         raise StripeError(400, f"Subscription {sub['id']} is {sub['status']}.")
     latest = emu.store.tables["invoices"].get(sub["latest_invoice"] or "")
+    outcome = "paid" if paid else "failed"
     if latest is not None and latest["status"] == "open":
-        invoices.attempt(emu, latest, paid, req)
+        if payments.pending_charge(emu, latest) is not None:
+            raise StripeError(
+                400, f"Invoice {latest['id']} has a payment in processing; settle it first."
+            )
+        paid = invoices.attempt(emu, latest, outcome, req) == "paid"
         inv = latest
     else:
         previous: dict[str, Any] = {
@@ -287,11 +207,11 @@ def invoice_cycle(emu: Emulator, sub: Obj, paid: bool, req: ReqInfo = AUTOMATIC)
         inv = invoices.create(emu, sub, "subscription_cycle", req)
         _emit_sub_updated(emu, sub, previous, req)
         invoices.finalize(emu, inv, req)
-        invoices.attempt(emu, inv, paid, req)
+        paid = invoices.attempt(emu, inv, outcome, req) == "paid"
     status = sub["status"]
-    if paid and status in ("past_due", "unpaid", "incomplete"):
+    if paid and status in ("past_due", "unpaid", "incomplete", "trialing"):
         _emit_sub_updated(emu, sub, _set_status(sub, "active"), req)
-    elif not paid and status == "active":
+    elif not paid and status in ("active", "trialing"):
         # Default settings: a failed renewal makes the subscription past_due.
         _emit_sub_updated(emu, sub, _set_status(sub, "past_due"), req)
     return inv

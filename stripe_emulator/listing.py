@@ -21,6 +21,9 @@ EXPAND_TABLES = {
     "subscription": "subscriptions",
     "latest_invoice": "invoices",
     "invoice": "invoices",
+    "payment_intent": "payment_intents",
+    "latest_charge": "charges",
+    "charge": "charges",
 }
 MAX_EXPAND_DEPTH = 4
 
@@ -54,7 +57,7 @@ def _expand(emu: Emulator, node: Any, parts: list[str], full: str) -> None:
     if not isinstance(node, dict):
         return
     field, rest = parts[0], parts[1:]
-    if field not in node:
+    if field not in node and not _include(emu, node, field):
         hint = f" You may want to try expanding 'data.{full}' instead." if "data" in node else ""
         raise StripeError(
             400,
@@ -77,6 +80,22 @@ def _expand(emu: Emulator, node: Any, parts: list[str], full: str) -> None:
             value = node[field] = snapshot(resolved)
     if rest and value is not None:
         _expand(emu, value, rest, full)
+
+
+def _include(emu: Emulator, node: Obj, field: str) -> bool:
+    """Add a field Stripe returns only when expanded (`invoice.payments`); False if none."""
+    if field == "payments" and node.get("object") == "invoice" and "id" in node:
+        node["payments"] = invoice_payments_list(emu, node["id"])
+        return True
+    return False
+
+
+def invoice_payments_list(emu: Emulator, invoice_id: str) -> Obj:
+    """An invoice's payments as its includable `payments` list, newest first."""
+    rows = reversed(emu.store.children("invoice_payments", invoice_id))
+    return list_object(
+        [snapshot(r) for r in rows], False, f"/v1/invoice_payments?invoice={invoice_id}"
+    )
 
 
 def list_object(data: list[Obj], has_more: bool, url: str) -> Obj:

@@ -21,8 +21,14 @@ KINDS: dict[str, str] = {
     "subscriptions": "subscription",
     "subscription_items": "subscription_item",
     "invoices": "invoice",
+    "invoice_payments": "invoice_payment",
+    "payment_intents": "payment_intent",
+    "charges": "charge",
+    "refunds": "refund",
     "events": "event",
 }
+# Object types Stripe names with their underscore kept in "No such ..." messages.
+_VERBATIM = {"payment_intents"}
 
 
 def snapshot(obj: Any) -> Any:
@@ -37,6 +43,11 @@ class Store:
         self.tables: dict[str, dict[str, Obj]] = {name: {} for name in KINDS}
         self.deleted_customers: dict[str, Obj] = {}
         self.lookup_keys: dict[str, str] = {}
+        # Parent id → child ids in creation order (invoice → invoice payments, charge → refunds):
+        # lookups without scanning whole tables.
+        self.links: dict[str, list[str]] = {}
+        # Customer → proration credit lines not yet invoiced (Stripe's pending invoice items).
+        self.pending_lines: dict[str, list[Obj]] = {}
         self.seq: dict[str, int] = {}
         self.created_counts: Counter[str] = Counter()
         self._counter = itertools.count(1)
@@ -53,8 +64,17 @@ class Store:
     def get(self, table: str, obj_id: str, *, param: str = "id", status: int = 404) -> Obj:
         obj = self.tables[table].get(obj_id)
         if obj is None:
-            raise no_such(KINDS[table].replace("_", " "), obj_id, param, status)
+            kind = KINDS[table] if table in _VERBATIM else KINDS[table].replace("_", " ")
+            raise no_such(kind, obj_id, param, status)
         return obj
+
+    def link(self, parent_id: str, child_id: str) -> None:
+        self.links.setdefault(parent_id, []).append(child_id)
+
+    def children(self, table: str, parent_id: str) -> list[Obj]:
+        """Linked objects of one table, oldest first."""
+        rows = self.tables[table]
+        return [rows[i] for i in self.links.get(parent_id, ()) if i in rows]
 
     def customer(self, obj_id: str, *, param: str = "id", status: int = 404) -> Obj:
         """A live customer; deleted ones are missing for every use but retrieve."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..web import Route
-from . import billing, catalog, checkout, customers, events
+from . import billing, catalog, checkout, customers, events, invoices, payments
 
 
 def api_routes() -> list[Route]:
@@ -12,5 +12,7 @@ def api_routes() -> list[Route]:
         *catalog.ROUTES,
         *checkout.ROUTES,
         *billing.ROUTES,
+        *invoices.ROUTES,
+        *payments.ROUTES,
         *events.ROUTES,
     ]

@@ -1,10 +1,10 @@
-"""`/v1/subscriptions`, `/v1/subscription_items` and `/v1/invoices`."""
+"""`/v1/subscriptions` (create, retrieve, update, cancel, list) and `/v1/subscription_items`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import lifecycle
+from .. import lifecycle, subscribe
 from ..errors import StripeError, invalid_param
 from ..listing import created_filter, newest, paginate
 from ..store import Obj
@@ -12,6 +12,24 @@ from ..web import Ctx, route
 from ..wire import get_bool, get_dict, get_int, get_list, get_str, merge_metadata
 
 SUB_STATUSES = (*lifecycle.STATUSES, "all", "ended")
+PAYMENT_BEHAVIORS = (
+    "allow_incomplete",
+    "default_incomplete",
+    "error_if_incomplete",
+    "pending_if_incomplete",
+)
+# What `POST /v1/subscriptions` honours; other spec parameters are refused, not ignored.
+CREATE_SUPPORTED = {
+    "customer",
+    "items",
+    "metadata",
+    "payment_behavior",
+    "trial_period_days",
+    "description",
+    "expand",
+    "proration_behavior",
+    "off_session",
+}
 
 
 def retrieve_sub(ctx: Ctx) -> Obj:
@@ -50,6 +68,82 @@ def list_subs(ctx: Ctx) -> Obj:
 
     items = (s for s in newest(store.tables["subscriptions"]) if keep(s))
     return paginate(ctx.emu, p, items, "/v1/subscriptions")
+
+
+def _new_items(ctx: Ctx) -> list[dict[str, Any]]:
+    raw = get_list(ctx.params, "items")
+    if not raw:
+        raise StripeError.missing("items")
+    out: list[dict[str, Any]] = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise invalid_param(f"items[{i}]", "Invalid hash", "parameter_invalid_hash")
+        param = f"items[{i}][price]"
+        price_id = get_str(entry, "price")
+        if not price_id:
+            raise StripeError.missing(param)
+        price = ctx.emu.store.price(price_id, param=param, status=400)
+        if not price["active"]:
+            raise invalid_param(
+                param,
+                "The price specified is inactive. This field only accepts active prices.",
+                "resource_missing",
+            )
+        if price["type"] != "recurring":
+            raise invalid_param(
+                param,
+                "The price specified is set to `type=one_time` but this field only accepts "
+                "prices with `type=recurring`.",
+            )
+        quantity = get_int(entry, "quantity")
+        if quantity is not None and quantity < 1:
+            raise invalid_param(
+                f"items[{i}][quantity]",
+                "This value must be greater than or equal to 1.",
+                "parameter_invalid_integer",
+            )
+        out.append({"price": price_id, "quantity": 1 if quantity is None else quantity})
+    return out
+
+
+def create_sub(ctx: Ctx) -> Obj:
+    """A customer with a default card: paid at once unless `payment_behavior=default_incomplete`
+    (first invoice open, its PaymentIntent awaiting confirmation) or a trial."""
+    emu, p = ctx.emu, ctx.params
+    unsupported = sorted(set(p) - CREATE_SUPPORTED)
+    if unsupported:
+        raise invalid_param(
+            unsupported[0], f"{unsupported[0]} is not supported by the Stripe emulator."
+        )
+    customer = get_str(p, "customer")
+    if not customer:
+        raise StripeError.missing("customer")
+    emu.store.customer(customer, param="customer", status=400)
+    items = _new_items(ctx)
+    behavior = get_str(p, "payment_behavior") or "allow_incomplete"
+    if behavior not in PAYMENT_BEHAVIORS:
+        raise invalid_param(
+            "payment_behavior",
+            f"Invalid payment_behavior: must be one of {', '.join(PAYMENT_BEHAVIORS)}",
+        )
+    trial_days = get_int(p, "trial_period_days")
+    if trial_days is not None and not 0 <= trial_days <= 730:
+        raise invalid_param(
+            "trial_period_days",
+            "The trial period must be between 0 and 730 days.",
+            "parameter_invalid_integer",
+        )
+    sub = subscribe.start_subscription(
+        emu,
+        customer,
+        items,
+        merge_metadata({}, p.get("metadata")),
+        "none" if behavior == "default_incomplete" else "paid",
+        ctx.req,
+        trial_days=trial_days or None,
+        description=get_str(p, "description") or None,
+    )
+    return emu.render(sub)
 
 
 def update_sub(ctx: Ctx) -> Obj:
@@ -119,9 +213,16 @@ def update_sub(ctx: Ctx) -> Obj:
 
 
 def cancel_sub(ctx: Ctx) -> Obj:
+    """`prorate` credits the unused time; `invoice_now` bills it (to the balance) at once."""
     sub = ctx.emu.store.get("subscriptions", ctx.args["subscription_exposed_id"])
     details = get_dict(ctx.params, "cancellation_details")
-    lifecycle.cancel_subscription(ctx.emu, sub, ctx.req)
+    lifecycle.cancel_subscription(
+        ctx.emu,
+        sub,
+        ctx.req,
+        prorate=get_bool(ctx.params, "prorate") is True,
+        invoice_now=get_bool(ctx.params, "invoice_now") is True,
+    )
     for key in ("comment", "feedback"):
         if details.get(key):
             sub["cancellation_details"][key] = details[key]
@@ -139,42 +240,12 @@ def list_items(ctx: Ctx) -> Obj:
     )
 
 
-def retrieve_invoice(ctx: Ctx) -> Obj:
-    return ctx.emu.store.get("invoices", ctx.args["invoice"])
-
-
-def invoice_lines(ctx: Ctx) -> Obj:
-    inv = ctx.emu.store.get("invoices", ctx.args["invoice"])
-    lines: Obj = inv["lines"]
-    return lines
-
-
-def list_invoices(ctx: Ctx) -> Obj:
-    p = ctx.params
-    filters = {k: get_str(p, k) for k in ("customer", "status", "collection_method")}
-    subscription = get_str(p, "subscription")
-    created = created_filter(p)
-
-    def keep(inv: Obj) -> bool:
-        if any(v is not None and inv.get(k) != v for k, v in filters.items()):
-            return False
-        details = (inv.get("parent") or {}).get("subscription_details") or {}
-        if subscription and details.get("subscription") != subscription:
-            return False
-        return created is None or created(inv["created"])
-
-    items = (i for i in newest(ctx.emu.store.tables["invoices"]) if keep(i))
-    return paginate(ctx.emu, p, items, "/v1/invoices")
-
-
 SUB = "/v1/subscriptions/{subscription_exposed_id}"
 ROUTES = [
     route("GET", "/v1/subscriptions", list_subs, "GET /v1/subscriptions"),
+    route("POST", "/v1/subscriptions", create_sub, "POST /v1/subscriptions"),
     route("GET", SUB, retrieve_sub, f"GET {SUB}"),
     route("POST", SUB, update_sub, f"POST {SUB}"),
     route("DELETE", SUB, cancel_sub, f"DELETE {SUB}"),
     route("GET", "/v1/subscription_items", list_items, "GET /v1/subscription_items"),
-    route("GET", "/v1/invoices", list_invoices, "GET /v1/invoices"),
-    route("GET", "/v1/invoices/{invoice}", retrieve_invoice, "GET /v1/invoices/{invoice}"),
-    route("GET", "/v1/invoices/{invoice}/lines", invoice_lines, "GET /v1/invoices/{invoice}/lines"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import lifecycle, objects
+from .. import checkout_flow, objects
 from ..core import PORTAL_CONFIGURATION, Emulator
 from ..errors import StripeError, invalid_param, no_such
 from ..listing import created_filter, list_object, newest, paginate
@@ -149,7 +149,7 @@ def line_items(ctx: Ctx) -> Obj:
 
 def expire(ctx: Ctx) -> Obj:
     session = ctx.emu.store.get("checkout_sessions", ctx.args["session"])
-    return ctx.emu.render(lifecycle.expire_checkout(ctx.emu, session, ctx.req))
+    return ctx.emu.render(checkout_flow.expire_checkout(ctx.emu, session, ctx.req))
 
 
 def list_(ctx: Ctx) -> Obj:

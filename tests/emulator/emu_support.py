@@ -1,4 +1,4 @@
-"""Helpers shared by the emulator tests: a webhook receiver and catalog lookups."""
+"""Helpers shared by the emulator tests: webhook receiver, catalog, sessions, events, schemas."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import stripe
 import uvicorn
 
+from stripe_emulator.schema_check import errors
 from stripe_emulator.testing import free_port
 
 WEBHOOK_SECRET = "whsec_test_emulator_suite"
@@ -93,3 +94,43 @@ async def price_for(
     prices = await client.v1.prices.list_async(params={"lookup_keys": [key]})
     assert len(prices.data) == 1
     return prices.data[0]
+
+
+async def open_session(
+    client: stripe.StripeClient, price_id: str, customer: str | None = None
+) -> stripe.checkout.Session:
+    """An open subscription-mode session with success and cancel URLs."""
+    params: dict[str, Any] = {
+        "mode": "subscription",
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "success_url": "https://app.test/ok?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://app.test/cancel",
+    }
+    if customer:
+        params["customer"] = customer
+    return await client.v1.checkout.sessions.create_async(params=params)  # type: ignore[arg-type]
+
+
+async def all_events(client: stripe.StripeClient) -> list[stripe.Event]:
+    """Every event of the account, oldest first."""
+    page = await client.v1.events.list_async(params={"limit": 100})
+    assert not page.has_more
+    return list(reversed(page.data))
+
+
+async def event_types(client: stripe.StripeClient, after: int = 0) -> list[str]:
+    """Types of the events oldest first, skipping the first `after` of them."""
+    return [e.type for e in (await all_events(client))[after:]]
+
+
+def check(obj: dict[str, Any], name: str | None = None) -> None:
+    """The object validates strictly against its schema in openapi_subset.json."""
+    problems = errors(obj, name)
+    assert not problems, f"{obj.get('object')} {obj.get('id')}: " + "; ".join(problems)
+
+
+def check_list(page: dict[str, Any], name: str | None = None) -> None:
+    assert set(page) == {"object", "data", "has_more", "url"}
+    assert page["object"] == "list" and isinstance(page["has_more"], bool)
+    for obj in page["data"]:
+        check(obj, name)

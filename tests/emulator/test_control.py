@@ -169,7 +169,10 @@ async def test_hosted_checkout_pay_redirects(
     assert done.status == "complete" and done.payment_status == "paid"
 
 
-async def test_hosted_checkout_decline(client: stripe.StripeClient) -> None:
+async def test_hosted_checkout_decline_keeps_the_session_open(
+    client: stripe.StripeClient,
+) -> None:
+    """As on Stripe's page, a declined card is an error on the page, not a completed session."""
     price = await price_for(client)
     session = await client.v1.checkout.sessions.create_async(
         params={
@@ -180,12 +183,12 @@ async def test_hosted_checkout_decline(client: stripe.StripeClient) -> None:
     )
     async with httpx.AsyncClient() as h:
         declined = await h.post(f"{session.url}/decline")
-    assert declined.headers["location"] == "https://app.test/cancel"
-    done = await client.v1.checkout.sessions.retrieve_async(
-        session.id, params={"expand": ["subscription"]}
-    )
-    assert isinstance(done.subscription, stripe.Subscription)
-    assert done.subscription.status == "incomplete"
+    assert declined.status_code == 402 and "location" not in declined.headers
+    assert "Your card was declined." in declined.text
+    assert "https://app.test/cancel" in declined.text  # the Cancel link is still there
+    still = await client.v1.checkout.sessions.retrieve_async(session.id)
+    assert still.status == "open" and still.subscription is None
+    assert (await client.v1.subscriptions.list_async(params={"status": "all"})).data == []
 
 
 async def test_hosted_portal_switch_and_cancel(

@@ -6,24 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from emu_support import SEED_ENV
+from emu_support import SEED_ENV, check, check_list
 
-from stripe_emulator.schema_check import errors
 from stripe_emulator.testing import EmulatorServer
 
 pytestmark = pytest.mark.asyncio
-
-
-def check(obj: dict[str, Any], name: str | None = None) -> None:
-    problems = errors(obj, name)
-    assert not problems, f"{obj.get('object')} {obj.get('id')}: " + "; ".join(problems)
-
-
-def check_list(page: dict[str, Any], name: str | None = None) -> None:
-    assert set(page) == {"object", "data", "has_more", "url"}
-    assert page["object"] == "list" and isinstance(page["has_more"], bool)
-    for obj in page["data"]:
-        check(obj, name)
 
 
 async def test_every_served_object_matches_the_spec(emu: EmulatorServer) -> None:
