@@ -67,5 +67,9 @@ class CheckoutSession(SQLModel, table=True):
         default_factory=utcnow, sa_column=timestamp_column(nullable=False, default_now=True)
     )
     finalized_at: datetime | None = Field(default=None, sa_column=timestamp_column())
+    # A completed session whose payment has not succeeded (CheckoutPayment), and why a
+    # failed one failed.
+    payment_status: str | None = None
+    failure_reason: str | None = None
     # Set when a long pending state triggered a reconcile from Stripe (seed 000 recovery).
     reconcile_requested_at: datetime | None = Field(default=None, sa_column=timestamp_column())

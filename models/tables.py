@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from models.catalog import PlanVariant
 from models.checkout import CheckoutSession, StripeCheckoutIdempotency
 from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
+from models.settlement import DuplicateSettlement
 from models.subscription import Subscription, SubscriptionItem, WorkspaceGrant
 from models.webhook import BillingCursor, StripeWebhookEvent
 from models.workspace import Workspace, WorkspaceMember
@@ -14,6 +15,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "BillingCursor",
     "CheckoutSession",
+    "DuplicateSettlement",
     "PlanVariant",
     "StripeCheckoutIdempotency",
     "StripeWebhookEvent",

@@ -37,17 +37,32 @@ ENDED_STATUSES: tuple[SubscriptionStatus, ...] = (
 
 
 class LedgerStatus(StrEnum):
-    """`stripe_webhook_events.status`: pending → processing → completed | failed | ignored."""
+    """`stripe_webhook_events.status`: pending → processing → completed | failed | ignored,
+    and failed → dead once the attempts run out."""
 
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
     IGNORED = "ignored"
+    DEAD = "dead"  # gave up after STRIPE_WEBHOOK_MAX_ATTEMPTS; kept until an operator acts
 
 
-# Ledger statuses after which an event is never processed again.
-FINAL_LEDGER_STATUSES: tuple[LedgerStatus, ...] = (LedgerStatus.COMPLETED, LedgerStatus.IGNORED)
+# Ledger statuses after which an event is never processed again (unless an operator retries
+# a dead one).
+FINAL_LEDGER_STATUSES: tuple[LedgerStatus, ...] = (
+    LedgerStatus.COMPLETED,
+    LedgerStatus.IGNORED,
+    LedgerStatus.DEAD,
+)
+
+
+class IgnoredReason(StrEnum):
+    """`stripe_webhook_events.reason` of an `ignored` row: why it changed nothing."""
+
+    UNHANDLED_TYPE = "unhandled_type"
+    NOT_OURS = "not_ours"  # an object of no workspace of ours (another product, a stranger)
+    INVALID_OBJECT = "invalid_object"  # a handled type whose object id is absent or absurd
 
 
 class CheckoutStatus(StrEnum):
@@ -56,7 +71,22 @@ class CheckoutStatus(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     EXPIRED = "expired"
+    FAILED = "failed"
 
+
+class CheckoutPayment(StrEnum):
+    """How the payment of a completed but not yet confirmed checkout stands."""
+
+    PROCESSING = "processing"  # a delayed method (bank debit) is settling
+    REQUIRES_ACTION = "requires_action"  # the invoice waits for the customer
+
+
+class SettlementAction(StrEnum):
+    """What was done with the losing one of two live subscriptions of a workspace."""
+
+    REFUNDED = "refunded"  # a duplicate purchase: cancelled, its payment refunded in full
+    CREDITED = "credited"  # cancelled with proration: unused time as balance credit
+    FLAGGED = "flagged"  # BILLING_DUPLICATE_SUBSCRIPTION_ACTION=flag: recorded, Stripe untouched
 
 class Plan(StrEnum):
     FREE = "free"

@@ -38,6 +38,8 @@ class StripeWebhookEvent(SQLModel, table=True):
         default=None, sa_column=Column(Uuid, nullable=True, index=True)
     )
     stripe_object_id: str | None = None
+    # Why an `ignored` row changed nothing (IgnoredReason).
+    reason: str | None = None
     received_at: datetime = Field(
         default_factory=utcnow, sa_column=timestamp_column(nullable=False, default_now=True)
     )
