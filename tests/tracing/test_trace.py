@@ -7,12 +7,12 @@ import uuid
 from typing import Any
 
 import pytest
-from billing import cli
 from sqlalchemy import text
 
 from core.config import Settings, get_settings
 from core.constants import HANDLED_EVENT_TYPES as HANDLED
 from core.db import create_sync_engine
+from ops import cli
 from ops.trace import trace_command
 from tests.conftest import ADMIN_TOKEN
 from tests.support import eventually
