@@ -12,8 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import workspace_access
 from api.errors import ApiError
+from api.main import create_app
+from core.config import Settings
 from core.tokens import mint_token
-from tests.conftest import JWT_SECRET, bearer, create_workspace
+from tests.conftest import ADMIN_TOKEN, JWT_SECRET, bearer, create_workspace
 
 
 def billing_url(workspace_id: uuid.UUID | str) -> str:
@@ -105,3 +107,44 @@ async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert "/api/v1/stripe/workspaces/{workspace_id}/billing" in response.json()["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+def admin_requests(workspace_id: uuid.UUID) -> list[tuple[str, str]]:
+    return [
+        ("POST", "/api/v1/stripe/catalog/sync"),
+        ("GET", f"/api/v1/stripe/workspaces/{workspace_id}/trace"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong-token", f"Basic {ADMIN_TOKEN}", "Bearer", f"{ADMIN_TOKEN}"]
+)
+async def test_admin_routes_refuse_a_missing_or_wrong_token(
+    client: httpx.AsyncClient, header: str | None
+) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    for method, path in admin_requests(uuid.uuid4()):
+        response = await client.request(method, path, headers=headers)
+        assert_error(response, 401, "UNAUTHENTICATED")
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_admin_token_passes_the_guard(client: httpx.AsyncClient) -> None:
+    # Past the guard the trace route looks the workspace up: an unknown one is 404, not 401.
+    response = await client.get(
+        f"/api/v1/stripe/workspaces/{uuid.uuid4()}/trace",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert_error(response, 404, "WORKSPACE_NOT_FOUND")
+
+
+async def test_admin_routes_do_not_exist_without_a_configured_token(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"stripe_internal_admin_token": None}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
+            for header in (None, f"Bearer {ADMIN_TOKEN}", "Bearer "):
+                headers = {"Authorization": header} if header is not None else {}
+                for method, path in admin_requests(uuid.uuid4()):
+                    response = await http.request(method, path, headers=headers)
+                    assert_error(response, 404, "NOT_FOUND")
