@@ -17,6 +17,8 @@ from core.config import Settings
 from core.tokens import mint_token
 from tests.conftest import ADMIN_TOKEN, JWT_SECRET, bearer, create_workspace
 
+CHECKOUT_PATH = "/api/v1/stripe/workspaces/{workspace_id}/checkout-session"
+
 
 def billing_url(workspace_id: uuid.UUID | str) -> str:
     return f"/api/v1/stripe/workspaces/{workspace_id}/billing"
@@ -148,3 +150,65 @@ async def test_admin_routes_do_not_exist_without_a_configured_token(settings: Se
                 for method, path in admin_requests(uuid.uuid4()):
                     response = await http.request(method, path, headers=headers)
                     assert_error(response, 404, "NOT_FOUND")
+
+
+async def test_openapi_documents_the_checkout_body_and_bearer_auth(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    checkout = spec["paths"][CHECKOUT_PATH]["post"]
+    assert checkout["requestBody"]["required"] is True
+    schema = checkout["requestBody"]["content"]["application/json"]["schema"]
+    body = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    assert body["properties"]["plan_slug"]["enum"] == ["pro", "business"]
+    assert body["properties"]["interval"]["enum"] == ["monthly", "yearly"]
+    assert sorted(body["required"]) == ["interval", "plan_slug"]
+    headers = [p["name"] for p in checkout["parameters"] if p["in"] == "header"]
+    assert "Idempotency-Key" in headers
+
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["type"] == "http"
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert {"HTTPBearer": []} in checkout["security"]
+    billing = spec["paths"]["/api/v1/stripe/workspaces/{workspace_id}/billing"]["get"]
+    assert {"HTTPBearer": []} in billing["security"]
+    sync = spec["paths"]["/api/v1/stripe/catalog/sync"]["post"]
+    assert sync["security"] and all(
+        schemes[name]["scheme"] == "bearer" for entry in sync["security"] for name in entry
+    )
+
+
+async def test_checkout_judges_the_caller_then_the_key_then_the_body(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # A bad body is judged last, as when the route decoded it itself: the body is declared now.
+    workspace_id, owner = await create_workspace(sessions)
+    member_workspace, member = await create_workspace(sessions, role="member")
+    url = CHECKOUT_PATH.format(workspace_id=workspace_id)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    json_type = {"Content-Type": "application/json"}
+    garbage = b"not json"
+
+    response = await client.post(url, content=garbage, headers={**json_type, **key})
+    assert_error(response, 401, "UNAUTHENTICATED")
+    response = await client.post(url, content=garbage, headers={**json_type, **bearer(member)})
+    assert_error(response, 404, "WORKSPACE_NOT_FOUND")
+    response = await client.post(
+        CHECKOUT_PATH.format(workspace_id=member_workspace),
+        content=garbage,
+        headers={**json_type, **key, **bearer(member)},
+    )
+    assert_error(response, 403, "FORBIDDEN")
+    response = await client.post(url, content=garbage, headers={**json_type, **bearer(owner)})
+    assert_error(response, 400, "IDEMPOTENCY_KEY_REQUIRED")
+    for body in (garbage, b"", b"[]", b"null"):
+        response = await client.post(
+            url, content=body, headers={**json_type, **key, **bearer(owner)}
+        )
+        assert_error(response, 422, "VALIDATION_ERROR")
+    response = await client.post(
+        url,
+        json={"plan_slug": "enterprise", "interval": "monthly"},
+        headers={**key, **bearer(owner)},
+    )
+    assert_error(response, 422, "PLAN_NOT_AVAILABLE")
