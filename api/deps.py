@@ -1,21 +1,33 @@
-"""FastAPI dependencies: settings, DB session, Temporal client and the caller's access."""
+"""FastAPI dependencies: settings, DB session, Temporal client, caller's access, admin token."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import stripe
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.auth import WorkspaceAccess, authenticate, workspace_access
+from api.auth import BEARER_CHALLENGE, WorkspaceAccess, authenticate, workspace_access
 from api.errors import ApiError
 from core.config import Settings
 from models.vocabulary import BILLING_MANAGER_ROLES, Role
+
+# auto_error=False: a missing or non-bearer header reaches us as None, so the answer stays
+# the contract's 401 UNAUTHENTICATED body rather than FastAPI's own error.
+user_bearer = HTTPBearer(
+    auto_error=False, description="A user's JWT (HS256, `sub` = user id), for workspace routes."
+)
+admin_bearer = HTTPBearer(
+    scheme_name="AdminToken",
+    auto_error=False,
+    description="`STRIPE_INTERNAL_ADMIN_TOKEN`, for operator routes.",
+)
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -50,21 +62,34 @@ def get_temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-def get_stripe(request: Request) -> stripe.StripeClient:
-    client: stripe.StripeClient = request.app.state.stripe
-    return client
-
-
-StripeDep = Annotated[stripe.StripeClient, Depends(get_stripe)]
-
-
 def current_user(
-    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(user_bearer)],
 ) -> uuid.UUID:
-    return authenticate(authorization, settings.auth_jwt_secret)
+    token = credentials.credentials if credentials else None
+    return authenticate(token, settings.auth_jwt_secret)
 
 
 CurrentUser = Annotated[uuid.UUID, Depends(current_user)]
+
+
+def require_admin(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
+) -> None:
+    configured = settings.stripe_internal_admin_token
+    if not configured:
+        # Without a configured token the operator routes do not exist (seed 002 §2).
+        raise ApiError(404, "NOT_FOUND", "not found")
+    presented = credentials.credentials if credentials else ""
+    # Constant time, so the token cannot be guessed byte by byte from response times.
+    if not hmac.compare_digest(presented.encode(), configured.encode()):
+        raise ApiError(
+            401, "UNAUTHENTICATED", "the admin token is missing or wrong", BEARER_CHALLENGE
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
 
 
 def _workspace_uuid(workspace_id: str) -> uuid.UUID:

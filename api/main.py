@@ -1,4 +1,4 @@
-"""Builds the FastAPI app; its lifespan creates the DB engine, Temporal and Stripe clients once."""
+"""Builds the FastAPI app; its lifespan creates the DB engine and the Temporal client once."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from api.started_events import RecentlyStarted
 from core.config import Settings, get_settings
 from core.db import create_db_engine, session_factory
 from core.logging import register_secret
-from core.stripe_client import create_stripe_client
 from core.temporal_client import API_RETRY, connect_temporal
 
 
@@ -32,6 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every secret, the Stripe key included although the API never calls Stripe (the
+        # workflows do): a value in a request or error must never reach a log in clear.
         for secret in app_settings.secret_values():
             register_secret(secret)
         engine = create_db_engine(app_settings.database_url)
@@ -40,7 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = session_factory(engine)
         # Lazy: the API starts (and answers 503) even while Temporal is still coming up.
         app.state.temporal = await connect_temporal(app_settings, lazy=True, retry=API_RETRY)
-        app.state.stripe = create_stripe_client(app_settings)
         app.state.started_events = RecentlyStarted()
         try:
             yield

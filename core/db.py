@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -38,6 +38,12 @@ def create_db_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 def create_sync_engine(database_url: str) -> Engine:
     """A pool-less engine for one-shot work (migrations, CLI commands)."""
     return create_engine(sqlalchemy_url(database_url), poolclass=NullPool)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One `SELECT 1` round trip (readiness); raises when the database cannot answer."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

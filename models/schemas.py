@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class PendingCheckoutPublic(BaseModel):
@@ -30,8 +30,10 @@ class BillingStatusPublic(BaseModel):
 
 
 class CheckoutRequest(BaseModel):
-    plan_slug: Literal["pro", "business"]
-    interval: Literal["monthly", "yearly"]
+    """The self-serve plan variant to buy."""
+
+    plan_slug: Literal["pro", "business"] = Field(description="The plan to buy.")
+    interval: Literal["monthly", "yearly"] = Field(description="How often it is billed.")
 
 
 class CheckoutSessionPublic(BaseModel):

@@ -12,8 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import workspace_access
 from api.errors import ApiError
+from api.main import create_app
+from core.config import Settings
 from core.tokens import mint_token
-from tests.conftest import JWT_SECRET, bearer, create_workspace
+from tests.conftest import ADMIN_TOKEN, JWT_SECRET, bearer, create_workspace
+
+CHECKOUT_PATH = "/api/v1/stripe/workspaces/{workspace_id}/checkout-session"
 
 
 def billing_url(workspace_id: uuid.UUID | str) -> str:
@@ -105,3 +109,106 @@ async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert "/api/v1/stripe/workspaces/{workspace_id}/billing" in response.json()["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+def admin_requests(workspace_id: uuid.UUID) -> list[tuple[str, str]]:
+    return [
+        ("POST", "/api/v1/stripe/catalog/sync"),
+        ("GET", f"/api/v1/stripe/workspaces/{workspace_id}/trace"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong-token", f"Basic {ADMIN_TOKEN}", "Bearer", f"{ADMIN_TOKEN}"]
+)
+async def test_admin_routes_refuse_a_missing_or_wrong_token(
+    client: httpx.AsyncClient, header: str | None
+) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    for method, path in admin_requests(uuid.uuid4()):
+        response = await client.request(method, path, headers=headers)
+        assert_error(response, 401, "UNAUTHENTICATED")
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_admin_token_passes_the_guard(client: httpx.AsyncClient) -> None:
+    # Past the guard the trace route looks the workspace up: an unknown one is 404, not 401.
+    response = await client.get(
+        f"/api/v1/stripe/workspaces/{uuid.uuid4()}/trace",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert_error(response, 404, "WORKSPACE_NOT_FOUND")
+
+
+async def test_admin_routes_do_not_exist_without_a_configured_token(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"stripe_internal_admin_token": None}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://billing.test") as http:
+            for header in (None, f"Bearer {ADMIN_TOKEN}", "Bearer "):
+                headers = {"Authorization": header} if header is not None else {}
+                for method, path in admin_requests(uuid.uuid4()):
+                    response = await http.request(method, path, headers=headers)
+                    assert_error(response, 404, "NOT_FOUND")
+
+
+async def test_openapi_documents_the_checkout_body_and_bearer_auth(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    checkout = spec["paths"][CHECKOUT_PATH]["post"]
+    assert checkout["requestBody"]["required"] is True
+    schema = checkout["requestBody"]["content"]["application/json"]["schema"]
+    body = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    assert body["properties"]["plan_slug"]["enum"] == ["pro", "business"]
+    assert body["properties"]["interval"]["enum"] == ["monthly", "yearly"]
+    assert sorted(body["required"]) == ["interval", "plan_slug"]
+    headers = [p["name"] for p in checkout["parameters"] if p["in"] == "header"]
+    assert "Idempotency-Key" in headers
+
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["type"] == "http"
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert {"HTTPBearer": []} in checkout["security"]
+    billing = spec["paths"]["/api/v1/stripe/workspaces/{workspace_id}/billing"]["get"]
+    assert {"HTTPBearer": []} in billing["security"]
+    sync = spec["paths"]["/api/v1/stripe/catalog/sync"]["post"]
+    assert sync["security"] and all(
+        schemes[name]["scheme"] == "bearer" for entry in sync["security"] for name in entry
+    )
+
+
+async def test_checkout_judges_the_caller_then_the_key_then_the_body(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # A bad body is judged last, as when the route decoded it itself: the body is declared now.
+    workspace_id, owner = await create_workspace(sessions)
+    member_workspace, member = await create_workspace(sessions, role="member")
+    url = CHECKOUT_PATH.format(workspace_id=workspace_id)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    json_type = {"Content-Type": "application/json"}
+    garbage = b"not json"
+
+    response = await client.post(url, content=garbage, headers={**json_type, **key})
+    assert_error(response, 401, "UNAUTHENTICATED")
+    response = await client.post(url, content=garbage, headers={**json_type, **bearer(member)})
+    assert_error(response, 404, "WORKSPACE_NOT_FOUND")
+    response = await client.post(
+        CHECKOUT_PATH.format(workspace_id=member_workspace),
+        content=garbage,
+        headers={**json_type, **key, **bearer(member)},
+    )
+    assert_error(response, 403, "FORBIDDEN")
+    response = await client.post(url, content=garbage, headers={**json_type, **bearer(owner)})
+    assert_error(response, 400, "IDEMPOTENCY_KEY_REQUIRED")
+    for body in (garbage, b"", b"[]", b"null"):
+        response = await client.post(
+            url, content=body, headers={**json_type, **key, **bearer(owner)}
+        )
+        assert_error(response, 422, "VALIDATION_ERROR")
+    response = await client.post(
+        url,
+        json={"plan_slug": "enterprise", "interval": "monthly"},
+        headers={**key, **bearer(owner)},
+    )
+    assert_error(response, 422, "PLAN_NOT_AVAILABLE")

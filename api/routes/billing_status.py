@@ -1,62 +1,20 @@
-"""What a workspace has: plan, subscription, grace, grants and any pending checkout."""
+"""`GET .../billing`: what a workspace has — plan, subscription, grace, grants, pending checkout."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import col, select
 
 from api.deps import MemberAccess, SessionDep
-from models.checkout import CheckoutSession
-from models.schemas import BillingStatusPublic, PendingCheckoutPublic
-from models.subscription import Subscription, WorkspaceGrant
-from models.vocabulary import ENTITLED_STATUSES
-from models.workspace import Workspace
+from api.errors import ApiError
+from models.schemas import BillingStatusPublic
+from rules.billing_status import WorkspaceNotFound, read_billing_status
 
 router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["billing"])
 
 
 @router.get("/{workspace_id}/billing", response_model=BillingStatusPublic)
 async def billing_status(access: MemberAccess, session: SessionDep) -> BillingStatusPublic:
-    workspace = await session.get(Workspace, access.workspace_id)
-    assert workspace is not None  # access checks proved it exists
-    subscription = (
-        await session.exec(
-            select(Subscription)
-            .where(col(Subscription.workspace_id) == access.workspace_id)
-            .where(col(Subscription.status).in_(ENTITLED_STATUSES))
-        )
-    ).one_or_none()
-    grants = (
-        await session.exec(
-            select(WorkspaceGrant).where(col(WorkspaceGrant.workspace_id) == access.workspace_id)
-        )
-    ).all()
-    pending = (
-        await session.exec(
-            select(CheckoutSession)
-            .where(col(CheckoutSession.workspace_id) == access.workspace_id)
-            .where(CheckoutSession.status == "pending")
-            .order_by(col(CheckoutSession.created_at).desc())
-            .limit(1)
-        )
-    ).one_or_none()
-    return BillingStatusPublic(
-        workspace_id=str(access.workspace_id),
-        plan=workspace.plan,
-        subscription_status=subscription.status if subscription else None,
-        interval=subscription.interval if subscription else None,
-        current_period_end=subscription.current_period_end if subscription else None,
-        cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
-        grace_period_end=subscription.grace_period_end if subscription else None,
-        stripe_subscription_id=subscription.stripe_subscription_id if subscription else None,
-        grants={grant.grant_program_code: grant.value for grant in grants},
-        pending_checkout=PendingCheckoutPublic(
-            id=pending.id,
-            plan_slug=pending.plan_slug,
-            interval=pending.interval,
-            created_at=pending.created_at,
-            expires_at=pending.expires_at,
-        )
-        if pending
-        else None,
-    )
+    try:
+        return await read_billing_status(session, access.workspace_id)
+    except WorkspaceNotFound:  # deleted since the access check
+        raise ApiError(404, "WORKSPACE_NOT_FOUND", "no such workspace") from None

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from temporalio.common import WorkflowIDReusePolicy
 
-from api.deps import SettingsDep, TemporalDep
-from api.errors import ApiError
+from api.deps import AdminDep, SettingsDep, TemporalDep
 from api.temporal_errors import run_workflow
 from core.constants import CATALOG_SYNC_WORKFLOW_PREFIX
 from models.catalog_payloads import CatalogSyncInput, CatalogSyncSummary
@@ -22,28 +19,10 @@ router = APIRouter(prefix="/api/v1/stripe/catalog", tags=["catalog"])
 SYNC_EXECUTION_TIMEOUT = timedelta(minutes=5)
 
 
-def require_admin(authorization: str | None, configured: str | None) -> None:
-    if not configured:
-        # Without a configured token the route does not exist (seed 002 §2).
-        raise ApiError(404, "NOT_FOUND", "not found")
-    scheme, _, token = (authorization or "").partition(" ")
-    presented = token.strip() if scheme.lower() == "bearer" else ""
-    if not hmac.compare_digest(presented.encode(), configured.encode()):
-        raise ApiError(
-            401,
-            "UNAUTHENTICATED",
-            "the admin token is missing or wrong",
-            {"WWW-Authenticate": "Bearer"},
-        )
-
-
 @router.post("/sync", response_model=CatalogSyncSummary, summary="Sync plan variants from Stripe")
 async def sync_catalog(
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    authorization: Annotated[str | None, Header()] = None,
+    _admin: AdminDep, settings: SettingsDep, temporal: TemporalDep
 ) -> CatalogSyncSummary:
-    require_admin(authorization, settings.stripe_internal_admin_token)
     return await run_workflow(
         temporal,
         CatalogSyncWorkflow.run,

@@ -1,20 +1,16 @@
 """`GET .../checkout-session/{session_id}`: the return page polls a purchase until finalized.
 
-Answers from our row only — `pending` until a webhook (or a reconcile) confirms it, then
-`confirmed` with the subscription id, or `expired`. The redirect never changes entitlement.
-A session pending longer than CHECKOUT_PENDING_RECONCILE_SECONDS starts (without waiting for
-it) `checkout-reconcile:{session_id}`, which asks Stripe and applies what it says as the
-webhook would; the next poll sees the result. `reconcile_requested_at`, claimed atomically,
-lets one poll start it and a later poll re-check only after RECHECK_AFTER — never a storm.
+The status comes from our row only (rules/checkout_status.py). When this poll claimed the
+reconcile of a session pending too long, it starts `checkout-reconcile:{session_id}` without
+waiting for it: the reconcile asks Stripe and applies what it says as the webhook would, and
+the next poll sees the result.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from fastapi import APIRouter
-from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -24,33 +20,15 @@ from core.config import Settings
 from core.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
 from models.reconcile_payloads import CheckoutReconcileInput
 from models.schemas import CheckoutStatusPublic
+from rules.checkout_status import CheckoutSessionNotFound, poll_checkout_status
 from workflows.checkout_reconcile import RECONCILE_EXECUTION_TIMEOUT, CheckoutReconcileWorkflow
 
 router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["checkout"])
 logger = logging.getLogger(__name__)
 
-# The shortest wait between two reconciles of one session, whatever the threshold.
-MIN_RECHECK = timedelta(seconds=15)
-
-# One winner per window: pending long enough, and not reconciled recently.
-CLAIM_RECONCILE = text(
-    """
-    UPDATE checkout_sessions SET reconcile_requested_at = now()
-    WHERE id = :id AND workspace_id = :w AND status = 'pending'
-      AND created_at <= now() - make_interval(secs => :threshold)
-      AND (reconcile_requested_at IS NULL
-           OR reconcile_requested_at <= now() - make_interval(secs => :recheck))
-    RETURNING id
-    """
-)
-
 
 def checkout_reconcile_workflow_id(session_id: str) -> str:
     return f"{CHECKOUT_RECONCILE_WORKFLOW_PREFIX}:{session_id}"
-
-
-def recheck_after(settings: Settings) -> timedelta:
-    return max(timedelta(seconds=settings.checkout_pending_reconcile_seconds), MIN_RECHECK)
 
 
 async def start_reconcile(
@@ -88,33 +66,15 @@ async def checkout_session_status(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> CheckoutStatusPublic:
-    params = {"id": session_id, "w": access.workspace_id}
-    row = (
-        await session.execute(
-            text(
-                "SELECT status, stripe_subscription_id FROM checkout_sessions "
-                "WHERE id = :id AND workspace_id = :w"
-            ),
-            params,
+    try:
+        status = await poll_checkout_status(
+            session,
+            access.workspace_id,
+            session_id,
+            pending_reconcile_seconds=settings.checkout_pending_reconcile_seconds,
         )
-    ).first()
-    if row is None:
-        raise ApiError(404, "CHECKOUT_SESSION_NOT_FOUND", "no such checkout session")
-    if row.status == "pending":
-        claimed = (
-            await session.execute(
-                CLAIM_RECONCILE,
-                {
-                    **params,
-                    "threshold": settings.checkout_pending_reconcile_seconds,
-                    "recheck": recheck_after(settings).total_seconds(),
-                },
-            )
-        ).first()
-        await session.commit()
-        if claimed is not None:
-            await start_reconcile(temporal, settings, str(access.workspace_id), session_id)
-    return CheckoutStatusPublic(
-        status=row.status,
-        subscription_id=row.stripe_subscription_id if row.status == "confirmed" else None,
-    )
+    except CheckoutSessionNotFound:
+        raise ApiError(404, "CHECKOUT_SESSION_NOT_FOUND", "no such checkout session") from None
+    if status.reconcile_claimed:
+        await start_reconcile(temporal, settings, str(access.workspace_id), session_id)
+    return CheckoutStatusPublic(status=status.status, subscription_id=status.subscription_id)

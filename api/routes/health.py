@@ -8,9 +8,10 @@ import logging
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+
+from core.db import ping
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -25,8 +26,8 @@ async def healthz() -> dict[str, str]:
 
 async def _database_ok(engine: AsyncEngine) -> bool:
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await ping(engine)
         return True
     except Exception as exc:  # any failure means "not ready", whatever its kind
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 
-from api.deps import SessionMakerDep, SettingsDep, TemporalDep
+from api.deps import AdminDep, SessionMakerDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.routes.catalog import require_admin
 from models.trace_payloads import WorkspaceTrace
 from ops.trace import WorkspaceNotFound, build_trace
 
@@ -27,12 +25,11 @@ def _not_found() -> ApiError:
 )
 async def workspace_trace(
     workspace_id: str,
+    _admin: AdminDep,
     settings: SettingsDep,
     sessions: SessionMakerDep,
     temporal: TemporalDep,
-    authorization: Annotated[str | None, Header()] = None,
 ) -> WorkspaceTrace:
-    require_admin(authorization, settings.stripe_internal_admin_token)
     try:
         workspace = uuid.UUID(workspace_id)
     except ValueError:
