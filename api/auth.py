@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import ApiError
 from core.tokens import InvalidToken, user_id_from_token
+from models.vocabulary import ErrorCode
 from models.workspace import Workspace, WorkspaceMember
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -25,12 +26,17 @@ class WorkspaceAccess:
 def authenticate(token: str | None, secret: str) -> uuid.UUID:
     """The user id of a bearer token (None when the request carried no bearer token)."""
     if not token:
-        raise ApiError(401, "UNAUTHENTICATED", "a bearer token is required", BEARER_CHALLENGE)
+        raise ApiError(
+            401, ErrorCode.UNAUTHENTICATED, "a bearer token is required", BEARER_CHALLENGE
+        )
     try:
         return user_id_from_token(secret, token)
     except InvalidToken:
         raise ApiError(
-            401, "UNAUTHENTICATED", "the bearer token is invalid or expired", BEARER_CHALLENGE
+            401,
+            ErrorCode.UNAUTHENTICATED,
+            "the bearer token is invalid or expired",
+            BEARER_CHALLENGE,
         ) from None
 
 
@@ -54,7 +60,9 @@ async def workspace_access(
         )
     ).first()
     if role is None:
-        raise ApiError(404, "WORKSPACE_NOT_FOUND", "no such workspace")
+        raise ApiError(404, ErrorCode.WORKSPACE_NOT_FOUND, "no such workspace")
     if role not in allowed_roles:
-        raise ApiError(403, "FORBIDDEN", f"the {role} role cannot do this; ask an owner or admin")
+        raise ApiError(
+            403, ErrorCode.FORBIDDEN, f"the {role} role cannot do this; ask an owner or admin"
+        )
     return WorkspaceAccess(workspace_id=workspace_id, user_id=user_id, role=role)

@@ -21,6 +21,7 @@ from pydantic import BeforeValidator
 
 from api.errors import ApiError
 from models.schemas import CheckoutRequest
+from models.vocabulary import ErrorCode
 
 
 def idempotency_key(
@@ -34,13 +35,15 @@ def idempotency_key(
 ) -> uuid.UUID:
     if raw is None or not raw.strip():
         raise ApiError(
-            400, "IDEMPOTENCY_KEY_REQUIRED", "the Idempotency-Key header (a UUID) is required"
+            400,
+            ErrorCode.IDEMPOTENCY_KEY_REQUIRED,
+            "the Idempotency-Key header (a UUID) is required",
         )
     try:
         return uuid.UUID(raw.strip())
     except ValueError:
         raise ApiError(
-            400, "IDEMPOTENCY_KEY_INVALID", "the Idempotency-Key header must be a UUID"
+            400, ErrorCode.IDEMPOTENCY_KEY_INVALID, "the Idempotency-Key header must be a UUID"
         ) from None
 
 
@@ -70,10 +73,10 @@ def body_error(exc: RequestValidationError) -> ApiError | None:
     if not errors or any(tuple(error["loc"][:1]) != ("body",) for error in errors):
         return None
     if any(len(error["loc"]) == 1 for error in errors):  # not JSON, or not an object
-        return ApiError(422, "VALIDATION_ERROR", "the body must be a JSON object")
+        return ApiError(422, ErrorCode.VALIDATION_ERROR, "the body must be a JSON object")
     return ApiError(
         422,
-        "PLAN_NOT_AVAILABLE",
+        ErrorCode.PLAN_NOT_AVAILABLE,
         "plan_slug must be pro or business and interval monthly or yearly",
     )
 

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from api.auth import BEARER_CHALLENGE, WorkspaceAccess, authenticate, workspace_access
 from api.errors import ApiError
 from core.config import Settings
-from models.vocabulary import BILLING_MANAGER_ROLES, Role
+from models.vocabulary import BILLING_MANAGER_ROLES, ErrorCode, Role
 
 # auto_error=False: a missing or non-bearer header reaches us as None, so the answer stays
 # the contract's 401 UNAUTHENTICATED body rather than FastAPI's own error.
@@ -80,12 +80,12 @@ def require_admin(
     configured = settings.stripe_internal_admin_token
     if not configured:
         # Without a configured token the operator routes do not exist (seed 002 §2).
-        raise ApiError(404, "NOT_FOUND", "not found")
+        raise ApiError(404, ErrorCode.NOT_FOUND, "not found")
     presented = credentials.credentials if credentials else ""
     # Constant time, so the token cannot be guessed byte by byte from response times.
     if not hmac.compare_digest(presented.encode(), configured.encode()):
         raise ApiError(
-            401, "UNAUTHENTICATED", "the admin token is missing or wrong", BEARER_CHALLENGE
+            401, ErrorCode.UNAUTHENTICATED, "the admin token is missing or wrong", BEARER_CHALLENGE
         )
 
 
@@ -96,7 +96,7 @@ def _workspace_uuid(workspace_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(workspace_id)
     except ValueError:
-        raise ApiError(404, "WORKSPACE_NOT_FOUND", "no such workspace") from None
+        raise ApiError(404, ErrorCode.WORKSPACE_NOT_FOUND, "no such workspace") from None
 
 
 async def member_access(

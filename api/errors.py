@@ -9,21 +9,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from models.vocabulary import ErrorCode
+
 logger = logging.getLogger(__name__)
 
 STATUS_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHENTICATED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "VALIDATION_ERROR",
-    429: "TOO_MANY_REQUESTS",
-    502: "BAD_GATEWAY",
-    503: "SERVICE_UNAVAILABLE",
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.TOO_MANY_REQUESTS,
+    502: ErrorCode.BAD_GATEWAY,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
 
@@ -61,7 +63,7 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = STATUS_CODES.get(exc.status_code, "ERROR")
+    code = STATUS_CODES.get(exc.status_code, ErrorCode.ERROR)
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
     return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
 
@@ -72,12 +74,12 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     for error in exc.errors()[:5]:
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
-    return error_response(422, "VALIDATION_ERROR", "; ".join(problems) or "invalid request")
+    return error_response(422, ErrorCode.VALIDATION_ERROR, "; ".join(problems) or "invalid request")
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "INTERNAL_ERROR", "an unexpected error occurred")
+    return error_response(500, ErrorCode.INTERNAL_ERROR, "an unexpected error occurred")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -18,16 +18,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam, ParamType, ReturnType, SelfType
 
 from api.errors import ApiError
+from models.vocabulary import ErrorCode
 
 logger = logging.getLogger(__name__)
 
 # Workflow failure types that are answers of the contract (DESIGN.md), with their status.
 ANSWERED_TYPES = {
-    "SUBSCRIPTION_ALREADY_ACTIVE": 409,
-    "PLAN_NOT_AVAILABLE": 422,
-    "STRIPE_CHECKOUT_SESSION_FAILED": 502,
-    "STRIPE_PORTAL_SESSION_FAILED": 502,
-    "WORKSPACE_NOT_FOUND": 404,
+    ErrorCode.SUBSCRIPTION_ALREADY_ACTIVE: 409,
+    ErrorCode.PLAN_NOT_AVAILABLE: 422,
+    ErrorCode.STRIPE_CHECKOUT_SESSION_FAILED: 502,
+    ErrorCode.STRIPE_PORTAL_SESSION_FAILED: 502,
+    ErrorCode.WORKSPACE_NOT_FOUND: 404,
 }
 UNAVAILABLE_STATUSES = frozenset(
     {
@@ -45,7 +46,7 @@ UNAVAILABLE_STATUSES = frozenset(
 def billing_unavailable() -> ApiError:
     return ApiError(
         503,
-        "BILLING_UNAVAILABLE",
+        ErrorCode.BILLING_UNAVAILABLE,
         "billing is temporarily unavailable; retry the same request (same Idempotency-Key)",
         {"Retry-After": "1"},
     )
@@ -54,7 +55,8 @@ def billing_unavailable() -> ApiError:
 def failure_answer(exc: WorkflowFailureError) -> ApiError:
     cause = exc.cause
     if isinstance(cause, ApplicationError) and cause.type in ANSWERED_TYPES:
-        return ApiError(ANSWERED_TYPES[cause.type], cause.type, cause.message)
+        code = ErrorCode(cause.type)
+        return ApiError(ANSWERED_TYPES[code], code, cause.message)
     logger.error(
         "workflow failed without a defined answer: %s %s",
         type(cause).__name__,

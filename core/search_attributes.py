@@ -11,8 +11,6 @@ from temporalio.client import Client
 
 from core.constants import SEARCH_ATTRIBUTES
 
-KEYWORD = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     """Add whichever of our Keyword attributes the namespace lacks; return the names added."""

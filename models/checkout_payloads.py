@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from models.vocabulary import ErrorCode
+
 # How long an Idempotency-Key stays bound to its payload and answer (seed 002 §3).
 IDEMPOTENCY_TTL_HOURS = 24
 
@@ -17,10 +19,10 @@ STRIPE_REQUEST_REFUSED = "StripeRequestRefused"  # any other 4xx: retrying canno
 STRIPE_UNAVAILABLE = "StripeUnavailable"  # 5xx, 429 or network: retried, then given up
 
 # Workflow failure types: the API error codes of DESIGN.md, answered as they are.
-SUBSCRIPTION_ALREADY_ACTIVE = "SUBSCRIPTION_ALREADY_ACTIVE"
-PLAN_NOT_AVAILABLE = "PLAN_NOT_AVAILABLE"
-STRIPE_CHECKOUT_SESSION_FAILED = "STRIPE_CHECKOUT_SESSION_FAILED"
-STRIPE_PORTAL_SESSION_FAILED = "STRIPE_PORTAL_SESSION_FAILED"
+SUBSCRIPTION_ALREADY_ACTIVE = ErrorCode.SUBSCRIPTION_ALREADY_ACTIVE
+PLAN_NOT_AVAILABLE = ErrorCode.PLAN_NOT_AVAILABLE
+STRIPE_CHECKOUT_SESSION_FAILED = ErrorCode.STRIPE_CHECKOUT_SESSION_FAILED
+STRIPE_PORTAL_SESSION_FAILED = ErrorCode.STRIPE_PORTAL_SESSION_FAILED
 
 
 class EnsureCustomerInput(BaseModel):

@@ -145,6 +145,15 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     BILLING_UNAVAILABLE = "BILLING_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    CHECKOUT_SESSION_NOT_FOUND = "CHECKOUT_SESSION_NOT_FOUND"
+    # Generic answers by HTTP status, for errors no route names more precisely.
+    BAD_REQUEST = "BAD_REQUEST"
+    CONFLICT = "CONFLICT"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    BAD_GATEWAY = "BAD_GATEWAY"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    ERROR = "ERROR"
 
 
 def sql_in(column: str, values: tuple[StrEnum, ...] | type[StrEnum]) -> str:

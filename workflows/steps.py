@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         EnsureCustomerInput,
         EnsureCustomerResult,
     )
+    from models.vocabulary import ErrorCode
 
 STRIPE_FAILURES = (STRIPE_CUSTOMER_MISSING, STRIPE_PRICE_STALE, STRIPE_REQUEST_REFUSED,
                    STRIPE_UNAVAILABLE)
@@ -53,7 +54,7 @@ DB_RETRY = RetryPolicy(
 STEP_TIMEOUT = timedelta(seconds=10)
 
 
-WORKSPACE_NOT_FOUND = "WORKSPACE_NOT_FOUND"
+WORKSPACE_NOT_FOUND = ErrorCode.WORKSPACE_NOT_FOUND
 ANSWER_CODES = (
     SUBSCRIPTION_ALREADY_ACTIVE,
     PLAN_NOT_AVAILABLE,

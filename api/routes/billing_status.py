@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from api.deps import MemberAccess, SessionDep
 from api.errors import ApiError
 from models.schemas import BillingStatusPublic
+from models.vocabulary import ErrorCode
 from rules.billing_status import WorkspaceNotFound, read_billing_status
 
 router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["billing"])
@@ -17,4 +18,4 @@ async def billing_status(access: MemberAccess, session: SessionDep) -> BillingSt
     try:
         return await read_billing_status(session, access.workspace_id)
     except WorkspaceNotFound:  # deleted since the access check
-        raise ApiError(404, "WORKSPACE_NOT_FOUND", "no such workspace") from None
+        raise ApiError(404, ErrorCode.WORKSPACE_NOT_FOUND, "no such workspace") from None

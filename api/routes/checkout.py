@@ -22,6 +22,7 @@ from api.temporal_errors import run_workflow
 from core.constants import checkout_workflow_id
 from models.checkout_payloads import CheckoutInput
 from models.schemas import CheckoutSessionPublic
+from models.vocabulary import ErrorCode
 from rules.checkout_keys import (
     IdempotencyKeyExpired,
     IdempotencyKeyReused,
@@ -73,13 +74,13 @@ async def create_checkout_session(
     except IdempotencyKeyExpired:
         raise ApiError(
             422,
-            "IDEMPOTENCY_KEY_EXPIRED",
+            ErrorCode.IDEMPOTENCY_KEY_EXPIRED,
             "this Idempotency-Key expired; use a new key for a new checkout attempt",
         ) from None
     except IdempotencyKeyReused:
         raise ApiError(
             422,
-            "IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD",
+            ErrorCode.IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD,
             "this Idempotency-Key was used with another payload; use a new key",
         ) from None
     return CheckoutSessionPublic(id=result.id, url=result.url, expires_at=result.expires_at)

@@ -20,6 +20,7 @@ from core.config import Settings
 from core.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
 from models.reconcile_payloads import CheckoutReconcileInput
 from models.schemas import CheckoutStatusPublic
+from models.vocabulary import ErrorCode
 from rules.checkout_status import CheckoutSessionNotFound, poll_checkout_status
 from workflows.checkout_reconcile import RECONCILE_EXECUTION_TIMEOUT, CheckoutReconcileWorkflow
 
@@ -74,7 +75,9 @@ async def checkout_session_status(
             pending_reconcile_seconds=settings.checkout_pending_reconcile_seconds,
         )
     except CheckoutSessionNotFound:
-        raise ApiError(404, "CHECKOUT_SESSION_NOT_FOUND", "no such checkout session") from None
+        raise ApiError(
+            404, ErrorCode.CHECKOUT_SESSION_NOT_FOUND, "no such checkout session"
+        ) from None
     if status.reconcile_claimed:
         await start_reconcile(temporal, settings, str(access.workspace_id), session_id)
     return CheckoutStatusPublic(status=status.status, subscription_id=status.subscription_id)

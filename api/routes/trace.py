@@ -9,13 +9,14 @@ from fastapi import APIRouter
 from api.deps import AdminDep, SessionMakerDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from models.trace_payloads import WorkspaceTrace
+from models.vocabulary import ErrorCode
 from ops.trace import WorkspaceNotFound, build_trace
 
 router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["support"])
 
 
 def _not_found() -> ApiError:
-    return ApiError(404, "WORKSPACE_NOT_FOUND", "no such workspace")
+    return ApiError(404, ErrorCode.WORKSPACE_NOT_FOUND, "no such workspace")
 
 
 @router.get(

@@ -21,6 +21,7 @@ from api.started_events import RecentlyStarted
 from core.config import Settings
 from core.metrics import WEBHOOKS_DUPLICATE, WEBHOOKS_IGNORED, WEBHOOKS_RECEIVED
 from ledger import events as ledger
+from models.vocabulary import ErrorCode
 
 router = APIRouter(tags=["webhooks"])
 logger = logging.getLogger(__name__)
@@ -34,13 +35,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to exceed `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"webhook body exceeds {limit} bytes")
+        raise ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"webhook body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "PAYLOAD_TOO_LARGE", f"webhook body exceeds {limit} bytes")
+            raise ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"webhook body exceeds {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -51,28 +52,30 @@ def verify_signature(body: bytes, header: str | None, secret: str) -> None:
     SDK's parser is fed only short ASCII headers, and what it raises besides its own error
     (a `t` too long to be a number, a body that is not UTF-8) is a refusal too."""
     if not header:
-        raise ApiError(400, "INVALID_SIGNATURE", "missing Stripe-Signature header")
+        raise ApiError(400, ErrorCode.INVALID_SIGNATURE, "missing Stripe-Signature header")
     if len(header) > MAX_SIGNATURE_HEADER_CHARS or not header.isascii():
-        raise ApiError(400, "INVALID_SIGNATURE", "malformed Stripe-Signature header")
+        raise ApiError(400, ErrorCode.INVALID_SIGNATURE, "malformed Stripe-Signature header")
     try:
         stripe.WebhookSignature.verify_header(
             body, header, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
         )
     except (stripe.SignatureVerificationError, ValueError, TypeError):
-        raise ApiError(400, "INVALID_SIGNATURE", "signature does not match the payload") from None
+        raise ApiError(
+            400, ErrorCode.INVALID_SIGNATURE, "signature does not match the payload"
+        ) from None
 
 
 def parse_event(body: bytes) -> dict[str, Any]:
     try:
         event = json.loads(body.decode("utf-8"))
     except ValueError:  # UnicodeDecodeError included
-        raise ApiError(400, "INVALID_PAYLOAD", "body is not JSON") from None
+        raise ApiError(400, ErrorCode.INVALID_PAYLOAD, "body is not JSON") from None
     if not isinstance(event, dict):
-        raise ApiError(400, "INVALID_PAYLOAD", "body is not a JSON object")
+        raise ApiError(400, ErrorCode.INVALID_PAYLOAD, "body is not a JSON object")
     if not isinstance(event.get("id"), str) or not event["id"]:
-        raise ApiError(400, "INVALID_PAYLOAD", "event has no id")
+        raise ApiError(400, ErrorCode.INVALID_PAYLOAD, "event has no id")
     if not isinstance(event.get("type"), str) or not event["type"]:
-        raise ApiError(400, "INVALID_PAYLOAD", "event has no type")
+        raise ApiError(400, ErrorCode.INVALID_PAYLOAD, "event has no type")
     return event
 
 
@@ -87,7 +90,9 @@ async def start_event_workflow(
         )
     except Exception as exc:
         logger.warning("workflow for %s not started: %s", event["id"], type(exc).__name__)
-        raise ApiError(503, "BILLING_UNAVAILABLE", "event stored but not started; retry") from None
+        raise ApiError(
+            503, ErrorCode.BILLING_UNAVAILABLE, "event stored but not started; retry"
+        ) from None
     started.add(event["id"])
 
 
@@ -106,7 +111,9 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     try:
         stored = await ledger.store_delivery(request.app.state.engine, event, body)
     except ledger.LedgerUnavailable:
-        raise ApiError(503, "BILLING_UNAVAILABLE", "event could not be stored; retry") from None
+        raise ApiError(
+            503, ErrorCode.BILLING_UNAVAILABLE, "event could not be stored; retry"
+        ) from None
     status, inserted = stored.status, stored.inserted
     if not inserted:
         WEBHOOKS_DUPLICATE.labels(event_type).inc()
