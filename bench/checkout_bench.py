@@ -18,13 +18,11 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
@@ -38,12 +36,11 @@ from bench.support import (
     in_lanes,
     server_process,
     settings_env,
+    temporal_dev_server,
 )
 from core.config import Settings
-from core.constants import SEARCH_ATTRIBUTES
 from core.db import create_db_engine, session_factory
 from core.stripe_client import create_stripe_client
-from core.temporal_client import DATA_CONVERTER
 from core.tokens import mint_token
 from worker import build_worker, workflow_runner
 
@@ -113,12 +110,7 @@ async def run(requests: int, concurrency: int) -> dict[str, Any]:
     async with (
         database() as database_url,
         emulator_process() as emulator_url,
-        await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-            search_attributes=SEARCH_ATTRIBUTES,
-            data_converter=DATA_CONVERTER,
-            dev_server_log_level="error",
-        ) as env,
+        await temporal_dev_server() as env,
     ):
         settings = bench_settings(
             database_url, env.client.service_client.config.target_host, emulator_url

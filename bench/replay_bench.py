@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 import warnings
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -23,16 +22,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from bench.baseline_workflow import TwoActivityWorkflow, noop
-from bench.support import SECRET, bench_settings, database
-from core.constants import HANDLED_EVENT_TYPES, SEARCH_ATTRIBUTES
+from bench.support import SECRET, bench_settings, database, temporal_dev_server
+from core.constants import HANDLED_EVENT_TYPES
 from core.db import create_db_engine, session_factory
 from core.stripe_client import create_stripe_client
-from core.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import ReplayInput, ReplayResult
 from stripe_emulator import lifecycle
 from stripe_emulator.core import Emulator
@@ -162,12 +159,7 @@ async def run(events: int, subscription_count: int, baseline: int) -> dict[str, 
     async with (
         database() as database_url,
         EmulatorServer(webhook_secret=SECRET, seed_catalog="bench") as emulator,
-        await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-            search_attributes=SEARCH_ATTRIBUTES,
-            data_converter=DATA_CONVERTER,
-            dev_server_log_level="error",
-        ) as env,
+        await temporal_dev_server() as env,
     ):
         settings = bench_settings(
             database_url, env.client.service_client.config.target_host, emulator.url

