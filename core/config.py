@@ -58,8 +58,18 @@ class Settings(BaseSettings):
     billing_grace_cron: str = "0 * * * *"
     stripe_cleanup_cron: str = "30 2 * * *"
     stripe_webhook_retention_days: int = Field(default=30, gt=0)
+    # An event that failed this many times becomes `dead`: kept, never swept, alerted.
+    stripe_webhook_max_attempts: int = Field(default=8, ge=1)
+    # Expired Idempotency-Keys are kept this long, so their reuse is still answered 422.
+    stripe_idempotency_retention_days: int = Field(default=7, ge=0)
     # First replay run without a cursor reads the Events API this far back (Stripe keeps 30).
     stripe_replay_lookback_days: int = Field(default=3, ge=1, le=30)
+
+    # Duplicate paid subscriptions of one workspace (seed 001: not stackable): cancel the
+    # loser in Stripe (refunded in full when it started within the window, else prorated to
+    # balance credit), or only flag it.
+    billing_duplicate_subscription_action: Literal["cancel", "flag"] = "cancel"
+    billing_duplicate_refund_window_hours: int = Field(default=48, ge=0)
 
     # Operations.
     checkout_pending_reconcile_seconds: int = Field(default=30, ge=0)

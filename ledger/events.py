@@ -96,6 +96,12 @@ _COMPLETE = text(
     "workspace_id = COALESCE(CAST(:w AS uuid), workspace_id), "
     "stripe_object_id = COALESCE(:o, stripe_object_id) WHERE id = :id"
 )
+_IGNORE = text(
+    "UPDATE stripe_webhook_events SET status = 'ignored', reason = :reason, "
+    "processed_at = clock_timestamp(), last_error = NULL, processing_started_at = NULL, "
+    "workspace_id = COALESCE(CAST(:w AS uuid), workspace_id), "
+    "stripe_object_id = COALESCE(:o, stripe_object_id) WHERE id = :id"
+)
 _FAIL = text(
     "UPDATE stripe_webhook_events SET status = 'failed', last_error = :error, "
     "processing_started_at = NULL, next_attempt_at = now() "
@@ -220,6 +226,26 @@ async def mark_completed(
     await session.execute(
         _COMPLETE,
         {"id": event_id, "w": uuid.UUID(workspace_id) if workspace_id else None, "o": object_id},
+    )
+
+
+async def mark_ignored(
+    session: AsyncSession,
+    event_id: str,
+    reason: str,
+    workspace_id: str | None = None,
+    object_id: str | None = None,
+) -> None:
+    """Final without effect, with why (e.g. `not_ours`): never retried, cleaned like completed
+    rows."""
+    await session.execute(
+        _IGNORE,
+        {
+            "id": event_id,
+            "reason": reason,
+            "w": uuid.UUID(workspace_id) if workspace_id else None,
+            "o": object_id,
+        },
     )
 
 
