@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from stripe.params.checkout import SessionCreateParams
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -15,11 +16,13 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import ActivityDeps
 from activities.failures import reported
 from core.db import transaction
+from core.stripe_gateway import StripeCallError
 from models.catalog import PlanVariant
 from models.checkout import CheckoutSession, StripeCheckoutIdempotency
 from models.checkout_payloads import (
     IDEMPOTENCY_TTL_HOURS,
     STRIPE_REQUEST_REFUSED,
+    SUBSCRIPTION_ALREADY_ACTIVE,
     CheckoutContextInput,
     CheckoutContextResult,
     CheckoutSessionCreated,
@@ -28,6 +31,15 @@ from models.checkout_payloads import (
 )
 from models.subscription import Subscription
 from models.vocabulary import ENTITLED_STATUSES, CheckoutStatus, Plan
+from rules.payable_sessions import (
+    PendingSession,
+    has_paid_subscription,
+    insert_pending,
+    lock_checkouts,
+    mark_expired,
+    pending_sessions,
+    plan_for,
+)
 
 SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 
@@ -45,6 +57,21 @@ def stripe_checkout_key(data: CreateCheckoutSessionInput) -> str:
     or a re-synced price is a new Stripe request, and an identical retry is Stripe's replay."""
     target = hashlib.sha256(f"{data.stripe_customer_id}|{data.stripe_price_id}".encode())
     return f"checkout:v1:{data.workspace_id}:{data.idempotency_key}:{target.hexdigest()[:16]}"
+
+
+def already_active() -> ApplicationError:
+    return ApplicationError(
+        "the workspace already has a paid subscription; manage it in the billing portal",
+        type=SUBSCRIPTION_ALREADY_ACTIVE,
+        non_retryable=True,
+    )
+
+
+def _answer(pending: PendingSession) -> CheckoutSessionCreated:
+    expires = pending.expires_at or datetime.now(UTC)
+    return CheckoutSessionCreated(
+        id=pending.id, url=pending.url or "", expires_at=int(expires.timestamp())
+    )
 
 
 class CheckoutActivities:
@@ -82,6 +109,69 @@ class CheckoutActivities:
 
     @activity.defn(name="checkout.create_session")
     async def create_session(self, data: CreateCheckoutSessionInput) -> CheckoutSessionCreated:
+        """The workspace's one payable session: under the workspace's checkout lock, an open
+        session of the same plan is answered again, any other pending one is expired in
+        Stripe, and only then is a new one created and recorded pending."""
+        workspace_id = uuid.UUID(data.workspace_id)
+        with reported():
+            async with transaction(self._sessions) as session:
+                await lock_checkouts(session, workspace_id)
+                if await has_paid_subscription(session, workspace_id):
+                    raise already_active()
+                pending = await pending_sessions(session, workspace_id)
+                choice = plan_for(
+                    pending,
+                    data.plan_slug,
+                    data.interval,
+                    data.stripe_customer_id,
+                    datetime.now(UTC),
+                )
+                if choice.reuse is not None:
+                    return _answer(choice.reuse)
+                for stale in choice.expire:
+                    settled = await self._expire(session, stale)
+                    if settled is not None:
+                        return settled
+                created = await self._create(data)
+                await insert_pending(
+                    session,
+                    checkout_session_id=created.id,
+                    workspace_id=workspace_id,
+                    idempotency_key=uuid.UUID(data.idempotency_key),
+                    customer_id=data.stripe_customer_id,
+                    plan_slug=data.plan_slug,
+                    interval=data.interval,
+                    price_id=data.stripe_price_id,
+                    url=created.url,
+                    expires_at=created.expires_at,
+                )
+                return created
+
+    async def _expire(
+        self, session: AsyncSession, stale: PendingSession
+    ) -> CheckoutSessionCreated | None:
+        """Expire a pending session in Stripe. Stripe refuses when it is no longer open: a
+        completed one that was paid means the workspace is subscribed (409), one completed
+        unpaid is the purchase in progress (answered again); None when it is gone."""
+        try:
+            await self._stripe.call(
+                "checkout.sessions.expire",
+                self._stripe.client.v1.checkout.sessions.expire_async(stale.id),
+            )
+        except StripeCallError as refused:
+            if refused.retryable:
+                raise
+            current = await self._stripe.retrieve_checkout_session(stale.id)
+            if current.get("status") == "complete":
+                if current.get("payment_status") in ("paid", "no_payment_required"):
+                    raise already_active() from None
+                return _answer(stale)
+            if current.get("status") != "expired":
+                raise
+        await mark_expired(session, stale.id)
+        return None
+
+    async def _create(self, data: CreateCheckoutSessionInput) -> CheckoutSessionCreated:
         metadata = {
             "workspace_id": data.workspace_id,
             "plan_slug": data.plan_slug,
@@ -97,13 +187,12 @@ class CheckoutActivities:
             "success_url": success_url(self._settings.checkout_success_url),
             "cancel_url": self._settings.checkout_cancel_url,
         }
-        with reported():
-            session = await self._stripe.call(
-                "checkout.sessions.create",
-                self._stripe.client.v1.checkout.sessions.create_async(
-                    params, options={"idempotency_key": stripe_checkout_key(data)}
-                ),
-            )
+        session = await self._stripe.call(
+            "checkout.sessions.create",
+            self._stripe.client.v1.checkout.sessions.create_async(
+                params, options={"idempotency_key": stripe_checkout_key(data)}
+            ),
+        )
         if not session.url:
             raise ApplicationError(
                 "stripe answered a checkout session without url",

@@ -1,9 +1,9 @@
 """Reconcile one long-pending checkout session from Stripe (seed 000: recover a missed webhook).
 
-Stripe is asked for the session as it is now. `complete` is applied through the webhook's own
-handler for `checkout.session.completed` (workspace lock, customer link, the subscription via
-`apply_subscription`, the checkout row confirmed), so a late webhook later changes nothing;
-`expired` marks our row expired; `open` leaves it pending. Entitlement changes only here or in
+Stripe is asked for the session as it is now, through the webhook's own handler (workspace
+lock, customer link, the subscription applied, the checkout row moved to what Stripe says:
+confirmed once paid, pending while the payment settles, failed or expired), so a late
+webhook later changes nothing. Entitlement changes only here or in
 the event pipeline, never from the browser's redirect.
 """
 
@@ -29,7 +29,9 @@ from models.reconcile_payloads import (
     CheckoutReconcileInput,
     CheckoutReconcileResult,
 )
-from rules.events import EventContext, handle_checkout_completed
+from models.vocabulary import CheckoutStatus
+from rules.events import EventContext, handle_checkout_session
+from rules.settlement import SettlementPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class CheckoutReconcileActivities:
         self._sessions = deps.sessions
         self._gateway = deps.gateway
         self._grace_days = deps.settings.billing_grace_days
+        self._settings = deps.settings
 
     @activity.defn(name=ACTIVITY_RECONCILE_CHECKOUT)
     async def reconcile_session(self, data: CheckoutReconcileInput) -> CheckoutReconcileResult:
@@ -60,35 +63,30 @@ class CheckoutReconcileActivities:
 
     async def _reconcile(self, data: CheckoutReconcileInput) -> CheckoutReconcileResult:
         workspace_id = uuid.UUID(data.workspace_id)
-        checkout = await self._gateway.retrieve_checkout_session(data.checkout_session_id)
-        status = checkout.get("status")
         async with transaction(self._sessions) as session:
-            owner = (
-                await session.execute(
-                    text("SELECT workspace_id FROM checkout_sessions WHERE id = :id"),
-                    {"id": data.checkout_session_id},
-                )
-            ).scalar()
-            if owner != workspace_id:
+            if await _owner(session, data.checkout_session_id) != workspace_id:
                 raise _unknown(data)
-            if status == "complete":
-                result = await self._confirm(session, data, workspace_id)
-            elif status == "expired":
-                await session.execute(
-                    text(
-                        "UPDATE checkout_sessions SET status = 'expired', "
-                        "finalized_at = COALESCE(finalized_at, now()) "
-                        "WHERE id = :id AND status = 'pending'"
-                    ),
-                    {"id": data.checkout_session_id},
-                )
-                result = CheckoutReconcileResult(
-                    checkout_session_id=data.checkout_session_id, status="expired"
-                )
-            else:
-                result = CheckoutReconcileResult(
-                    checkout_session_id=data.checkout_session_id, status="pending"
-                )
+            # The webhook's handler, fed what the lost event would have named.
+            ctx = EventContext(
+                session,
+                self._gateway,
+                ApplyEventInput(
+                    event_id=f"{CHECKOUT_RECONCILE_WORKFLOW_PREFIX}:{data.checkout_session_id}",
+                    event_type=COMPLETED_EVENT,
+                    hints=EventHints(object_id=data.checkout_session_id),
+                ),
+                self._grace_days,
+                SettlementPolicy.from_settings(self._settings),
+            )
+            applied = await handle_checkout_session(ctx)
+            status = await _status(session, data.checkout_session_id)
+        result = CheckoutReconcileResult(
+            checkout_session_id=data.checkout_session_id,
+            status=status,
+            stripe_customer_id=applied.stripe_customer_id,
+            stripe_subscription_id=applied.stripe_subscription_id,
+            plan=applied.plan,
+        )
         CHECKOUT_RECONCILES.labels(result.status).inc()
         activity.logger.info(
             "checkout session %s reconciled from Stripe: %s",
@@ -98,27 +96,22 @@ class CheckoutReconcileActivities:
         )
         return result
 
-    async def _confirm(
-        self, session: AsyncSession, data: CheckoutReconcileInput, workspace_id: uuid.UUID
-    ) -> CheckoutReconcileResult:
-        # The webhook's handler, fed what the lost event would have named.
-        ctx = EventContext(
-            session,
-            self._gateway,
-            ApplyEventInput(
-                event_id=f"{CHECKOUT_RECONCILE_WORKFLOW_PREFIX}:{data.checkout_session_id}",
-                event_type=COMPLETED_EVENT,
-                hints=EventHints(
-                    object_id=data.checkout_session_id, workspace_id=str(workspace_id)
-                ),
-            ),
-            self._grace_days,
+
+async def _owner(session: AsyncSession, checkout_session_id: str) -> uuid.UUID | None:
+    owner: uuid.UUID | None = (
+        await session.execute(
+            text("SELECT workspace_id FROM checkout_sessions WHERE id = :id"),
+            {"id": checkout_session_id},
         )
-        applied = await handle_checkout_completed(ctx)
-        return CheckoutReconcileResult(
-            checkout_session_id=data.checkout_session_id,
-            status="confirmed",
-            stripe_customer_id=applied.stripe_customer_id,
-            stripe_subscription_id=applied.stripe_subscription_id,
-            plan=applied.plan,
+    ).scalar()
+    return owner
+
+
+async def _status(session: AsyncSession, checkout_session_id: str) -> CheckoutStatus:
+    status: str = (
+        await session.execute(
+            text("SELECT status FROM checkout_sessions WHERE id = :id"),
+            {"id": checkout_session_id},
         )
+    ).scalar_one()
+    return CheckoutStatus(status)

@@ -16,6 +16,7 @@ from core.metrics import GRACE_OUTCOMES
 from models.failures import BillingFailure
 from models.schedule_payloads import GraceBatchInput, GraceBatchResult
 from rules.reconcile import apply_fresh_subscription
+from rules.settlement import SettlementPolicy
 from rules.subscription_state import ENTITLED
 
 logger = logging.getLogger("billing.grace")
@@ -49,7 +50,8 @@ class GraceActivities:
                 sub_id,
                 grace_days=self._deps.settings.billing_grace_days,
                 as_of=input.as_of,
-                workspace_hint=str(workspace_id),
+                settlement=SettlementPolicy.from_settings(self._deps.settings),
+                workspace_hint=workspace_id,
                 demote_expired_grace=True,
             )
         if applied.action in ("demoted", "unresolved"):

@@ -25,6 +25,7 @@ from ledger import events as ledger
 from models.failures import BillingFailure
 from models.schedule_payloads import ObjectsReconcileInput, ObjectsReconcileResult
 from rules.reconcile import ENDED, Local, LocalRow, apply_fresh_subscription, differences
+from rules.settlement import SettlementPolicy
 
 logger = logging.getLogger("billing.reconcile")
 
@@ -35,6 +36,9 @@ LOCAL_ROWS = text(
     FROM subscriptions WHERE stripe_subscription_id IS NOT NULL
     """
 )
+FLAGGED = text(
+    "SELECT loser_subscription_id FROM billing_duplicate_settlements WHERE action = 'flagged'"
+)
 MAPPED_CUSTOMERS = text("SELECT stripe_customer_id, workspace_id FROM workspace_billing_customers")
 
 
@@ -42,7 +46,9 @@ class ReconcileActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._deps = deps
 
-    async def _load(self) -> tuple[dict[str, Local], dict[str, uuid.UUID], set[Any]]:
+    async def _load(
+        self,
+    ) -> tuple[dict[str, Local], dict[str, uuid.UUID], set[Any], set[str]]:
         async with transaction(self._deps.sessions) as session:
             locals_ = {
                 r.stripe_subscription_id: Local(
@@ -60,7 +66,8 @@ class ReconcileActivities:
             # Work the event pipeline is about to do: reconciling it now would count a false
             # mismatch.
             busy = await ledger.in_flight_objects(session)
-        return locals_, mapped, busy
+            flagged = set((await session.execute(FLAGGED)).scalars())
+        return locals_, mapped, busy, flagged
 
     async def _live_subscriptions(self, limit: int) -> list[dict[str, Any]]:
         """Every subscription Stripe does not list as canceled (its default filter)."""
@@ -83,7 +90,7 @@ class ReconcileActivities:
 
     async def _reconcile(self, input: ObjectsReconcileInput) -> ObjectsReconcileResult:
         as_of = datetime.now(UTC)
-        locals_, mapped, busy = await self._load()
+        locals_, mapped, busy, flagged = await self._load()
         listed = await self._live_subscriptions(input.max_subscriptions)
         seen = {s["id"] for s in listed}
         # Rows we hold live that Stripe no longer lists: ended without an event reaching us.
@@ -107,13 +114,10 @@ class ReconcileActivities:
             local = locals_.get(sub["id"])
             customer = sub.get("customer")
             customer = customer.get("id") if isinstance(customer, dict) else customer
-            ours = (
-                local is not None
-                or customer in mapped
-                or bool((sub.get("metadata") or {}).get("workspace_id"))
-            )
-            if not ours:
-                continue  # another product on the same Stripe account
+            if local is None and customer not in mapped:
+                continue  # another product's, or a stranger's: metadata proves nothing
+            if sub["id"] in flagged:
+                continue  # a duplicate kept live on purpose (flag mode), non-entitled here
             result.checked += 1
             workspace = local.row.workspace_id if local else mapped.get(customer or "")
             if sub["id"] in busy or workspace in busy:
@@ -129,7 +133,8 @@ class ReconcileActivities:
                         sub["id"],
                         grace_days=self._deps.settings.billing_grace_days,
                         as_of=as_of,
-                        workspace_hint=str(workspace) if workspace else None,
+                        settlement=SettlementPolicy.from_settings(self._deps.settings),
+                        workspace_hint=workspace,
                     )
             except BillingFailure as exc:
                 if exc.retryable:

@@ -13,7 +13,12 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import ActivityDeps
 from activities.failures import reported
 from core.db import transaction
-from core.metrics import WEBHOOKS_FAILED, WEBHOOKS_PROCESSED, observe_event_applied
+from core.metrics import (
+    UNATTRIBUTED_EVENTS,
+    WEBHOOKS_FAILED,
+    WEBHOOKS_PROCESSED,
+    observe_event_applied,
+)
 from ledger import events as ledger
 from models.event_payloads import (
     ACTIVITY_APPLY_EVENT,
@@ -28,7 +33,10 @@ from models.event_payloads import (
     FailEventResult,
     event_hints,
 )
+from models.vocabulary import IgnoredReason
+from rules.errors import NotOurs
 from rules.events import HANDLERS, EventContext
+from rules.settlement import SettlementPolicy
 
 
 class StripeEventActivities:
@@ -38,6 +46,7 @@ class StripeEventActivities:
         self._sessions = deps.sessions
         self._gateway = deps.gateway
         self._grace_days = deps.settings.billing_grace_days
+        self._settings = deps.settings
 
     @activity.defn(name=ACTIVITY_CLAIM_EVENT)
     async def claim_event(self, data: ClaimEventInput) -> ClaimEventResult:
@@ -46,7 +55,8 @@ class StripeEventActivities:
             proceed, row = await ledger.claim(session, data.event_id)
         if row is None:
             raise ApplicationError(
-                f"event {data.event_id} is not in the ledger", type=EVENT_NOT_STORED,
+                f"event {data.event_id} is not in the ledger",
+                type=EVENT_NOT_STORED,
                 non_retryable=True,
             )
         return ClaimEventResult(
@@ -61,16 +71,32 @@ class StripeEventActivities:
     async def apply_event(self, data: ApplyEventInput) -> AppliedState:
         """Re-fetch from Stripe, apply under the workspace lock, mark the row completed."""
         handler = HANDLERS.get(data.event_type)
-        with reported():
+        try:
+            with reported():
+                async with transaction(self._sessions) as session:
+                    if handler is None:
+                        applied = AppliedState(note=f"unhandled type {data.event_type}")
+                    else:
+                        ctx = EventContext(
+                            session,
+                            self._gateway,
+                            data,
+                            self._grace_days,
+                            SettlementPolicy.from_settings(self._settings),
+                        )
+                        applied = await handler(ctx)
+                    await ledger.mark_completed(
+                        session, data.event_id, applied.workspace_id, data.hints.object_id
+                    )
+        except NotOurs as not_ours:
+            # Final without effect: another product's object, or one whose only tie to a
+            # workspace is metadata anyone can write. Never retried.
             async with transaction(self._sessions) as session:
-                if handler is None:
-                    applied = AppliedState(note=f"unhandled type {data.event_type}")
-                else:
-                    ctx = EventContext(session, self._gateway, data, self._grace_days)
-                    applied = await handler(ctx)
-                await ledger.mark_completed(
-                    session, data.event_id, applied.workspace_id, data.hints.object_id
+                await ledger.mark_ignored(
+                    session, data.event_id, IgnoredReason.NOT_OURS, object_id=data.hints.object_id
                 )
+            UNATTRIBUTED_EVENTS.labels(data.event_type).inc()
+            return AppliedState(note=f"not ours: {not_ours}")
         WEBHOOKS_PROCESSED.labels(data.event_type).inc()
         observe_event_applied(data.event_type, data.hints.created)
         return applied

@@ -35,6 +35,9 @@ SEARCH_ATTRIBUTES = (
 # Billing vocabulary (seed 002 §4, §7).
 HANDLED_EVENT_TYPES = (
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
     "customer.deleted",
     "customer.subscription.created",
     "customer.subscription.updated",

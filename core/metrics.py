@@ -55,6 +55,16 @@ SCHEDULE_RUNS = Counter(
     ["schedule", "workflow", "outcome"],
 )
 
+DUPLICATE_SUBSCRIPTIONS = Counter(
+    "billing_duplicate_subscriptions",
+    "Live subscriptions that lost to another of the same workspace, by what was done",
+    ["action"],
+)
+UNATTRIBUTED_EVENTS = Counter(
+    "billing_unattributed_events",
+    "Events of objects that belong to no workspace of ours (ignored, reason not_ours)",
+    ["event_type"],
+)
 RECONCILE_MISMATCHES = Counter(
     "billing_reconcile_mismatches",
     "Subscriptions whose local row differed from Stripe and were re-applied",

@@ -20,8 +20,8 @@ class CheckoutReconcileInput(BaseModel):
 
 class CheckoutReconcileResult(BaseModel):
     checkout_session_id: str
-    # What Stripe says now: confirmed (applied as the webhook would), expired, or still pending.
-    status: Literal["pending", "confirmed", "expired"]
+    # What Stripe says now: confirmed (applied as the webhook would), pending, failed, expired.
+    status: Literal["pending", "confirmed", "expired", "failed"]
     stripe_customer_id: str | None = None
     stripe_subscription_id: str | None = None
     plan: str | None = None

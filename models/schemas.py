@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from models.vocabulary import CheckoutPayment
+
 
 class PendingCheckoutPublic(BaseModel):
     id: str
@@ -47,5 +49,12 @@ class PortalSessionPublic(BaseModel):
 
 
 class CheckoutStatusPublic(BaseModel):
-    status: Literal["pending", "confirmed", "expired"]
+    """`confirmed` only once the subscription is paid (active or trialing)."""
+
+    status: Literal["pending", "confirmed", "expired", "failed"]
     subscription_id: str | None
+    # Only while `pending` after the session completed: the payment is settling (a bank
+    # debit) or waits for the customer.
+    payment: CheckoutPayment | None = None
+    # Only when `failed`: `payment_failed` (the first payment failed or never completed).
+    reason: str | None = None

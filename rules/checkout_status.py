@@ -1,8 +1,9 @@
 """Where a checkout stands for the return page, and whether this poll should reconcile it.
 
-Answers from our `checkout_sessions` row only: `pending` until a webhook (or a reconcile)
-confirms it, then `confirmed` with the subscription id, or `expired` — the redirect never
-changes entitlement. A session pending longer than the reconcile threshold is claimed for a
+Answers from our `checkout_sessions` row only: `pending` (with how the payment stands once
+the session completed) until a webhook or a reconcile says the subscription is paid, then
+`confirmed` with the subscription id; `failed` with the reason, or `expired` — the redirect
+never changes entitlement. A session pending longer than the reconcile threshold is claimed for a
 reconcile from Stripe (seed 000: a missed webhook) by setting `reconcile_requested_at`
 atomically, so one poll wins and a later one re-claims only after `recheck_after` — no storm.
 """
@@ -20,8 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 MIN_RECHECK = timedelta(seconds=15)
 
 READ_SESSION = text(
-    "SELECT status, stripe_subscription_id FROM checkout_sessions "
-    "WHERE id = :id AND workspace_id = :w"
+    "SELECT status, stripe_subscription_id, payment_status, failure_reason "
+    "FROM checkout_sessions WHERE id = :id AND workspace_id = :w"
 )
 
 # One winner per window: pending long enough, and not reconciled recently.
@@ -47,6 +48,8 @@ class CheckoutStatus:
     subscription_id: str | None
     # True when this poll claimed the reconcile: the caller starts it, nobody else does.
     reconcile_claimed: bool
+    payment: str | None = None
+    reason: str | None = None
 
 
 def recheck_after(pending_reconcile_seconds: float) -> timedelta:
@@ -87,4 +90,6 @@ async def poll_checkout_status(
         # Named only once confirmed: until then the purchase is not final.
         subscription_id=row.stripe_subscription_id if row.status == "confirmed" else None,
         reconcile_claimed=claimed,
+        payment=row.payment_status if row.status == "pending" else None,
+        reason=row.failure_reason if row.status == "failed" else None,
     )

@@ -10,6 +10,11 @@ from models.event_payloads import (
 from models.failures import BillingFailure
 
 
+class NotOurs(Exception):
+    """The object belongs to no workspace of ours: no row we hold and no customer we map.
+    Final without effect: the ledger says `ignored` (`not_ours`), nothing is retried."""
+
+
 class RuleViolation(BillingFailure):
     """Final: the activity that met it fails for good and the ledger records why."""
 

@@ -17,17 +17,24 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.metrics import observe_checkout_finalized
 from core.stripe_gateway import StripeGateway
 from models.event_payloads import (
     AppliedState,
     ApplyEventInput,
     invoice_subscription_id,
 )
-from rules.errors import workspace_not_resolved
+from models.vocabulary import SubscriptionStatus
+from rules.checkout_outcome import (
+    ASYNC_PAYMENT_FAILED,
+    SessionPlan,
+    decide,
+    payment_state,
+    record_session,
+)
+from rules.errors import NotOurs, workspace_not_resolved
 from rules.plans import resolve_plan
+from rules.settlement import SettlementPolicy, apply_settled
 from rules.subscription_state import (
-    apply_subscription,
     ensure_free_subscription,
     lock_workspace,
     refresh_entitlements,
@@ -35,9 +42,7 @@ from rules.subscription_state import (
 )
 from rules.workspaces import (
     link_customer,
-    parse_uuid,
     resolve_subscription_workspace,
-    workspace_claim,
     workspace_from_rows,
     workspaces_of_customer,
 )
@@ -56,20 +61,24 @@ class EventContext:
         gateway: StripeGateway,
         data: ApplyEventInput,
         grace_days: int,
+        settlement: SettlementPolicy,
     ) -> None:
         self.session = session
         self.gateway = gateway
         self.data = data
         self.hints = data.hints
         self.grace_days = grace_days
+        self.settlement = settlement
         created = data.hints.created
         self.created = datetime.fromtimestamp(created, UTC) if created is not None else None
 
     async def apply(self, workspace_id: uuid.UUID, subscription: dict[str, Any]) -> AppliedState:
-        return await apply_subscription(
+        return await apply_settled(
             self.session,
+            self.gateway,
             workspace_id,
             subscription,
+            self.settlement,
             event_created=self.created,
             event_id=self.data.event_id,
             event_type=self.data.event_type,
@@ -78,13 +87,11 @@ class EventContext:
 
 async def _locked_subscription_workspace(ctx: EventContext, subscription_id: str) -> uuid.UUID:
     workspace_id = await resolve_subscription_workspace(
-        ctx.session,
-        ctx.gateway,
-        subscription_id,
-        customer_id=ctx.hints.customer_id,
-        hinted_workspace=ctx.hints.workspace_id,
+        ctx.session, ctx.gateway, subscription_id, customer_id=ctx.hints.customer_id
     )
-    if workspace_id is None or not await lock_workspace(ctx.session, workspace_id):
+    if workspace_id is None:
+        raise NotOurs(f"subscription {subscription_id}")
+    if not await lock_workspace(ctx.session, workspace_id):
         raise workspace_not_resolved(f"subscription {subscription_id}")
     return workspace_id
 
@@ -123,22 +130,23 @@ async def handle_invoice(ctx: EventContext) -> AppliedState:
     return applied
 
 
-async def handle_checkout_completed(ctx: EventContext) -> AppliedState:
-    """checkout.session.completed: confirm our checkout row (creating it for a session made
-    elsewhere), link the customer, and apply the subscription it created."""
+async def handle_checkout_session(ctx: EventContext) -> AppliedState:
+    """checkout.session.completed | async_payment_succeeded | async_payment_failed | expired:
+    the session's row follows what Stripe says of it and of its subscription, the customer
+    is linked, and the subscription is applied. A session counts as ours only if we created
+    it or its customer is one we map; what its metadata claims is never trusted."""
     session_id = ctx.hints.object_id
     if not session_id:
         return AppliedState(note="event names no checkout session")
     workspace_id = await workspace_from_rows(ctx.session, checkout_session_id=session_id)
-    checkout: dict[str, Any] | None = None
     if workspace_id is None:
-        workspace_id = parse_uuid(ctx.hints.workspace_id)
-    if workspace_id is None:
-        checkout = await ctx.gateway.retrieve_checkout_session(session_id)
-        workspace_id = workspace_claim(checkout) or await workspace_from_rows(
-            ctx.session, customer_id=_id(checkout.get("customer"))
+        made_elsewhere = await ctx.gateway.retrieve_checkout_session(session_id)
+        workspace_id = await workspace_from_rows(
+            ctx.session, customer_id=_id(made_elsewhere.get("customer"))
         )
-    if workspace_id is None or not await lock_workspace(ctx.session, workspace_id):
+        if workspace_id is None:
+            raise NotOurs(f"checkout session {session_id}")
+    if not await lock_workspace(ctx.session, workspace_id):
         raise workspace_not_resolved(f"checkout session {session_id}")
     checkout = await ctx.gateway.retrieve_checkout_session(session_id)
     customer_id = _id(checkout.get("customer"))
@@ -149,7 +157,9 @@ async def handle_checkout_completed(ctx: EventContext) -> AppliedState:
         if customer is not None and not customer.get("deleted"):
             await link_customer(ctx.session, workspace_id, customer_id)
     applied = AppliedState(workspace_id=str(workspace_id), stripe_customer_id=customer_id)
-    plan_slug, interval, price_id = _session_plan(checkout)
+    metadata = checkout.get("metadata") or {}
+    plan = SessionPlan(metadata.get("plan_slug"), metadata.get("interval"), None)
+    subscription: dict[str, Any] | None = None
     if subscription_id:
         subscription = await ctx.gateway.retrieve_subscription(subscription_id)
         applied = await ctx.apply(workspace_id, subscription)
@@ -157,12 +167,15 @@ async def handle_checkout_completed(ctx: EventContext) -> AppliedState:
         if items:
             price = items[0].get("price")
             price = price if isinstance(price, dict) else {"id": price}
-            plan = await resolve_plan(ctx.session, price)
-            plan_slug, interval, price_id = plan.plan_slug, plan.interval, price.get("id")
-    if checkout.get("status") == "complete":
-        await _confirm_checkout_row(
-            ctx.session, workspace_id, checkout, plan_slug, interval, price_id
-        )
+            ref = await resolve_plan(ctx.session, price)
+            plan = SessionPlan(ref.plan_slug, ref.interval, price.get("id"))
+    outcome = decide(
+        checkout.get("status"),
+        subscription.get("status") if subscription else None,
+        payment_failed=ctx.data.event_type == ASYNC_PAYMENT_FAILED,
+        payment=await payment_state(ctx.gateway, subscription),
+    )
+    await record_session(ctx.session, workspace_id, checkout, outcome, plan)
     return applied
 
 
@@ -170,60 +183,6 @@ def _id(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
     return value if isinstance(value, str) and value else None
-
-
-def _session_plan(checkout: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    metadata = checkout.get("metadata") or {}
-    return metadata.get("plan_slug"), metadata.get("interval"), None
-
-
-async def _confirm_checkout_row(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    checkout: dict[str, Any],
-    plan_slug: str | None,
-    interval: str | None,
-    price_id: str | None,
-) -> None:
-    """Seed 000: the purchase is traceable from session to final subscription."""
-    values = {
-        "id": checkout["id"],
-        "w": workspace_id,
-        "c": _id(checkout.get("customer")),
-        "plan": plan_slug,
-        "interval": interval or "monthly",
-        "price": price_id,
-        "url": checkout.get("url"),
-        "s": _id(checkout.get("subscription")),
-        "expires": _timestamp(checkout.get("expires_at")),
-    }
-    updated = await session.execute(
-        text(
-            "UPDATE checkout_sessions SET status = 'confirmed', stripe_subscription_id = :s, "
-            "stripe_customer_id = COALESCE(:c, stripe_customer_id), "
-            "finalized_at = COALESCE(finalized_at, now()) WHERE id = :id "
-            "RETURNING id, created_at, finalized_at, finalized_at = now() AS finalized_now"
-        ),
-        values,
-    )
-    confirmed = updated.first()
-    if confirmed is not None and confirmed.finalized_now:
-        observe_checkout_finalized(confirmed.created_at, confirmed.finalized_at)
-    if confirmed is not None or plan_slug is None:
-        return
-    await session.execute(
-        text(
-            "INSERT INTO checkout_sessions (id, workspace_id, stripe_customer_id, plan_slug, "
-            "interval, stripe_price_id, status, url, stripe_subscription_id, expires_at, "
-            "finalized_at) VALUES (:id, :w, :c, :plan, :interval, :price, 'confirmed', :url, "
-            ":s, :expires, now()) ON CONFLICT (id) DO NOTHING"
-        ),
-        values,
-    )
-
-
-def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
 
 
 async def handle_customer_deleted(ctx: EventContext) -> AppliedState:
@@ -251,6 +210,7 @@ async def handle_customer_deleted(ctx: EventContext) -> AppliedState:
 
 async def _forget_customer(ctx: EventContext, workspace_id: uuid.UUID, customer_id: str) -> None:
     params = {"w": workspace_id, "c": customer_id, "e": ctx.data.event_id}
+    ended = {"ended": [SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED]}
     await ctx.session.execute(
         text(
             "DELETE FROM workspace_billing_customers "
@@ -263,9 +223,9 @@ async def _forget_customer(ctx: EventContext, workspace_id: uuid.UUID, customer_
             "UPDATE subscriptions SET status = 'canceled', cancel_at_period_end = false, "
             "canceled_at = COALESCE(canceled_at, now()), updated_at = now() "
             "WHERE workspace_id = :w AND stripe_customer_id = :c "
-            "AND status NOT IN ('canceled', 'incomplete_expired')"
+            "AND NOT (status = ANY(:ended))"
         ),
-        params,
+        {**params, **ended},
     )
     await ctx.session.execute(
         text(
@@ -278,7 +238,10 @@ async def _forget_customer(ctx: EventContext, workspace_id: uuid.UUID, customer_
 
 
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": handle_checkout_completed,
+    "checkout.session.completed": handle_checkout_session,
+    "checkout.session.async_payment_succeeded": handle_checkout_session,
+    ASYNC_PAYMENT_FAILED: handle_checkout_session,
+    "checkout.session.expired": handle_checkout_session,
     "customer.deleted": handle_customer_deleted,
     "customer.subscription.created": handle_subscription,
     "customer.subscription.updated": handle_subscription,

@@ -18,11 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.stripe_gateway import StripeGateway
 from models.vocabulary import ENDED_STATUSES
+from rules.settlement import SettlementPolicy, apply_settled
 from rules.subscription_state import (
     ENTITLED,
     GRACE_EXPIRED_STATUS,
     STATUS_MAP,
-    apply_subscription,
     ensure_free_subscription,
     invoice_is_failing,
     lock_workspace,
@@ -117,8 +117,9 @@ async def apply_fresh_subscription(
     stripe_subscription_id: str,
     *,
     grace_days: int,
+    settlement: SettlementPolicy,
     as_of: datetime | None = None,
-    workspace_hint: str | None = None,
+    workspace_hint: uuid.UUID | None = None,
     demote_expired_grace: bool = False,
 ) -> Applied:
     """Fetch the subscription under the workspace lock and apply it as the webhook would.
@@ -126,11 +127,12 @@ async def apply_fresh_subscription(
     Runs in the caller's transaction. Fetched under the lock (like the event handlers), so a
     concurrent event can never be overwritten by an older read. With `demote_expired_grace`,
     a subscription Stripe still calls past_due with a failing invoice is demoted once its
-    grace ended before `as_of`.
+    grace ended before `as_of`. `workspace_hint` comes from our own rows (the caller's
+    subscription row or customer mapping); without it, our rows are asked.
     """
     moment = as_of or datetime.now(UTC)
-    workspace_id = await resolve_subscription_workspace(
-        session, gateway, stripe_subscription_id, hinted_workspace=workspace_hint
+    workspace_id = workspace_hint or await resolve_subscription_workspace(
+        session, gateway, stripe_subscription_id
     )
     if workspace_id is None or not await lock_workspace(session, workspace_id):
         return Applied("unresolved")
@@ -148,8 +150,15 @@ async def apply_fresh_subscription(
     if held_by_expired_grace(row, sub["status"], moment) and failing:
         return Applied("held", sub["status"], failing)
     # Fetched now: events created before this moment are older than the state applied.
-    state = await apply_subscription(
-        session, workspace_id, sub, event_created=moment, event_type="reconcile"
+    state = await apply_settled(
+        session,
+        gateway,
+        workspace_id,
+        sub,
+        settlement,
+        event_created=moment,
+        event_id=None,
+        event_type="reconcile",
     )
     await set_grace_from_invoice(session, sub["id"], invoice, grace_days)
     return Applied("applied", sub["status"], failing, state.plan)

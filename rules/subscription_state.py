@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.metrics import WEBHOOKS_OUT_OF_ORDER
 from models.event_payloads import AppliedState
-from models.vocabulary import ENTITLED_STATUSES, Plan
+from models.vocabulary import ENTITLED_STATUSES, Plan, SubscriptionStatus
 from rules.errors import unknown_subscription_status
 from rules.plans import PlanRef, resolve_plan, stripe_price
 
@@ -80,6 +80,7 @@ async def apply_subscription(
     event_created: datetime | None = None,
     event_id: str | None = None,
     event_type: str = "reconcile",
+    may_entitle: bool = True,
 ) -> AppliedState:
     """Make the workspace's rows say what this (freshly fetched) Stripe subscription says.
 
@@ -109,6 +110,10 @@ async def apply_subscription(
         and event_created is not None
         and event_created < existing.last_event_created
     )
+    if entitled and not may_entitle:
+        # A live subscription that lost to another of the workspace's (BILLING_DUPLICATE_
+        # SUBSCRIPTION_ACTION=flag): kept on record, never the entitled row.
+        status, entitled = SubscriptionStatus.CANCELED, False
     if sub["status"] == "past_due" and existing is not None and existing.grace_expired:
         # The grace ran out unpaid: a later event that still says past_due must not hand the
         # paid plan back; only a paid invoice (which clears the grace) does.

@@ -1,9 +1,9 @@
 """Which workspace a Stripe subscription, customer or checkout session belongs to.
 
-Order of evidence: our own rows first (a subscription row, the customer mapping, a checkout
-session row), then what we put on the Stripe objects at checkout (`client_reference_id`,
-`metadata.workspace_id`), then Stripe's Checkout Session that created the subscription.
-A candidate counts only if the workspace exists.
+Attribution comes only from what this service made or already owns: a subscription row we
+hold, a checkout session we created (`checkout_sessions`), or the current customer mapping.
+`client_reference_id` and metadata are never trusted: anyone holding a key, a Payment Link
+or a pricing table can write them. An object that matches none of these is not ours.
 """
 
 from __future__ import annotations
@@ -72,43 +72,24 @@ async def workspace_from_rows(
     return None
 
 
-def workspace_claim(obj: dict[str, Any] | None) -> uuid.UUID | None:
-    """What a Stripe object says about its workspace: reference id, then metadata."""
-    if not obj:
-        return None
-    metadata = obj.get("metadata") or {}
-    return parse_uuid(obj.get("client_reference_id")) or parse_uuid(metadata.get("workspace_id"))
-
-
 async def resolve_subscription_workspace(
     session: AsyncSession,
     gateway: StripeGateway,
     subscription_id: str,
     *,
     customer_id: str | None = None,
-    hinted_workspace: str | None = None,
 ) -> uuid.UUID | None:
-    """The workspace of a Stripe subscription; asks Stripe only when our rows do not know."""
+    """The workspace of a Stripe subscription, from our rows; asks Stripe for the
+    subscription's customer only when the event did not name it."""
     found = await workspace_from_rows(
         session, subscription_id=subscription_id, customer_id=customer_id
     )
-    if found is not None:
-        return found
-    found = await _existing(session, parse_uuid(hinted_workspace))
-    if found is not None:
+    if found is not None or customer_id is not None:
         return found
     subscription = await gateway.retrieve_subscription(subscription_id)
-    found = await _existing(session, workspace_claim(subscription))
-    if found is not None:
-        return found
     customer = subscription.get("customer")
     customer = customer.get("id") if isinstance(customer, dict) else customer
-    if customer and customer != customer_id:
-        found = await workspace_from_rows(session, customer_id=customer)
-        if found is not None:
-            return found
-    checkout = await gateway.checkout_session_for_subscription(subscription_id)
-    return await _existing(session, workspace_claim(checkout))
+    return await workspace_from_rows(session, customer_id=customer) if customer else None
 
 
 async def workspaces_of_customer(session: AsyncSession, customer_id: str) -> list[uuid.UUID]:

@@ -82,7 +82,10 @@ def as_answer(err: FailureError, failed_code: str) -> BaseException:
     """The workflow failure the API answers for `err`; `err` itself when it is one already."""
     kind = failure_type(err)
     if kind in ANSWER_CODES:
-        return err
+        root = _root(err)
+        # An activity's answer (e.g. 409 found under the checkout lock) leaves as the
+        # workflow's own failure, which the API reads.
+        return err if root is err else answer(kind, str(getattr(root, "message", root)))
     if kind in STRIPE_FAILURES or isinstance(_root(err), TimeoutError):
         return answer(failed_code, f"stripe refused or failed the request ({kind or 'timeout'})")
     if kind == WORKSPACE_GONE:

@@ -20,7 +20,7 @@ from core.config import Settings
 from core.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
 from models.reconcile_payloads import CheckoutReconcileInput
 from models.schemas import CheckoutStatusPublic
-from models.vocabulary import ErrorCode
+from models.vocabulary import CheckoutPayment, ErrorCode
 from rules.checkout_status import CheckoutSessionNotFound, poll_checkout_status
 from workflows.checkout_reconcile import RECONCILE_EXECUTION_TIMEOUT, CheckoutReconcileWorkflow
 
@@ -58,6 +58,8 @@ async def start_reconcile(
 @router.get(
     "/{workspace_id}/checkout-session/{session_id}",
     response_model=CheckoutStatusPublic,
+    # `payment` and `reason` appear only when they say something.
+    response_model_exclude_unset=True,
     summary="Poll a checkout session until a webhook (or reconcile) finalizes it",
 )
 async def checkout_session_status(
@@ -80,4 +82,9 @@ async def checkout_session_status(
         ) from None
     if status.reconcile_claimed:
         await start_reconcile(temporal, settings, str(access.workspace_id), session_id)
-    return CheckoutStatusPublic(status=status.status, subscription_id=status.subscription_id)
+    answer = CheckoutStatusPublic(status=status.status, subscription_id=status.subscription_id)
+    if status.payment is not None:
+        answer.payment = CheckoutPayment(status.payment)
+    if status.reason is not None:
+        answer.reason = status.reason
+    return answer

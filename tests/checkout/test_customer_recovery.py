@@ -9,6 +9,8 @@ import pytest
 
 from tests.checkout.conftest import Billing, assert_error, poll
 
+OTHER_PLAN = {"plan_slug": "business", "interval": "monthly"}
+
 
 async def _checkout_once(billing: Billing) -> tuple[uuid.UUID, uuid.UUID, str]:
     workspace_id, user_id = await billing.workspace()
@@ -74,7 +76,11 @@ async def test_session_refused_for_missing_customer_remaps_and_retries_once(
             ]
         },
     )
-    pending = asyncio.create_task(billing.checkout(workspace_id, user_id, uuid.uuid4()))
+    # Another plan than the first checkout's, so a new session is created (the same plan
+    # would be answered with the open session).
+    pending = asyncio.create_task(
+        billing.checkout(workspace_id, user_id, uuid.uuid4(), body=OTHER_PLAN)
+    )
     await poll(billing.faults_fired)
     await billing.control(f"customers/{old}/delete-silently")
     response = await pending
@@ -108,7 +114,7 @@ async def test_second_missing_customer_refusal_is_502(billing: Billing) -> None:
         },
     )
     key = uuid.uuid4()
-    pending = asyncio.create_task(billing.checkout(workspace_id, user_id, key))
+    pending = asyncio.create_task(billing.checkout(workspace_id, user_id, key, body=OTHER_PLAN))
     await poll(billing.faults_fired)
     await billing.control(f"customers/{old}/delete-silently")
 
@@ -120,6 +126,6 @@ async def test_second_missing_customer_refusal_is_502(billing: Billing) -> None:
     await billing.control(f"customers/{replacement}/delete-silently")
     assert_error(await pending, 502, "STRIPE_CHECKOUT_SESSION_FAILED")
     # The same key is safe to retry: the next attempt heals the mapping again and succeeds.
-    retry = await billing.checkout(workspace_id, user_id, key)
+    retry = await billing.checkout(workspace_id, user_id, key, body=OTHER_PLAN)
     assert retry.status_code == 200, retry.text
     assert await billing.mapped_customer(workspace_id) not in (old, replacement)

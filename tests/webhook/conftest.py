@@ -122,7 +122,7 @@ class Shop:
 
     async def settled(self, workspace_id: uuid.UUID, timeout: float = 20.0) -> None:
         """Wait until the emulator delivered everything and every handled event of the
-        account is completed in the ledger."""
+        account is final in the ledger (completed, or ignored as not ours)."""
         await eventually(lambda: self.control_get("webhooks"), lambda s: s["idle"], timeout)
         ids = [e["id"] for e in await self.events() if e["type"] in HANDLED_EVENT_TYPES]
 
@@ -130,7 +130,7 @@ class Shop:
             return await fetch_all(
                 self.sessions,
                 "SELECT id FROM stripe_webhook_events "
-                "WHERE id = ANY(:ids) AND status = 'completed'",
+                "WHERE id = ANY(:ids) AND status IN ('completed', 'ignored')",
                 ids=ids,
             )
 

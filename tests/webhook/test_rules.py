@@ -169,7 +169,7 @@ async def test_customer_deleted_drops_mapping_and_falls_back_to_free(
 async def test_price_metadata_names_the_plan_when_catalog_sync_has_not_run(
     shop: Shop, live_api: str, billing_worker: Any
 ) -> None:
-    buyer = await shop.buyer(mapped=False)
+    buyer = await shop.buyer()
     async with shop.sessions() as session, session.begin():
         from sqlalchemy import text
 
@@ -184,7 +184,8 @@ async def test_price_metadata_names_the_plan_when_catalog_sync_has_not_run(
     assert state["plan"] == "pro"
     [row] = state["rows"]
     assert row["interval"] == "yearly" and row["stripe_subscription_id"] == sub_id
-    # Mapping learned from the completed checkout (the workspace had none).
+    # The mapping stands (a session made elsewhere is attributed through it, never through
+    # its metadata).
     mapping = await fetch_all(
         shop.sessions,
         "SELECT stripe_customer_id FROM workspace_billing_customers WHERE workspace_id = :w",
