@@ -180,7 +180,7 @@ async def apply_settled(
             workspace_id,
             _id(subscription.get("customer")),
             policy,
-            found_by=event_id,
+            found_by=event_id or event_type,
             now=datetime.now(UTC),
         )
         if decision is not None and decision.winner.id != subscription["id"]:
