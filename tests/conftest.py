@@ -248,3 +248,24 @@ async def billing_worker(
     worker = build_worker(temporal_env.client, settings, deps)
     async with worker:
         yield worker
+
+
+# --- The slow suites (faults, browser, long property runs): `./scripts/test.sh --slow` ---------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        default=False,
+        help="also run the slow suites (fault injection, browser, benchmark smoke)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow suite: run with ./scripts/test.sh --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
