@@ -17,6 +17,7 @@ from core.config import Settings, get_settings
 from core.db import create_db_engine, session_factory
 from core.logging import configure_logging, register_secret
 from core.schedules import ensure_schedules
+from core.shared_bucket import SharedTokenBucket
 from core.stripe_client import create_stripe_client
 from core.temporal_client import connect_temporal, runtime_with_prometheus
 from core.worker_metrics import ScheduledRunMetrics, serve_worker_metrics
@@ -52,12 +53,25 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         register_secret(secret)
     metrics = serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     sdk_metrics = settings.temporal_sdk_metrics_address
-    engine = create_db_engine(settings.database_url)
+    # A transaction that stays open across a Stripe call (the re-fetch under the workspace
+    # lock) may wait for every try of that call; PostgreSQL ends one idle longer than that.
+    stripe_budget = settings.stripe_http_timeout_seconds * (settings.stripe_max_network_retries + 1)
+    engine = create_db_engine(settings.database_url, idle_in_transaction_seconds=stripe_budget + 30)
+    # The cluster's one Stripe budget, on connections of its own.
+    bucket_engine = create_db_engine(settings.database_url, pool_size=2, max_overflow=0)
+    bucket = SharedTokenBucket(
+        bucket_engine,
+        "stripe",
+        rate=settings.stripe_max_requests_per_second,
+        burst=settings.stripe_max_burst,
+    )
     client = await connect_temporal(
         settings, runtime=runtime_with_prometheus(sdk_metrics) if sdk_metrics else None
     )
     deps = ActivityDeps(
-        settings=settings, sessions=session_factory(engine), stripe=create_stripe_client(settings)
+        settings=settings,
+        sessions=session_factory(engine),
+        stripe=create_stripe_client(settings, bucket),
     )
     worker = build_worker(client, settings, deps)
     await ensure_schedules(client, settings, {cls.__name__ for cls in WORKFLOWS})
@@ -68,6 +82,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             logger.info("worker shutting down: finishing in-flight tasks")
     finally:
         await engine.dispose()
+        await bucket_engine.dispose()
         if metrics is not None:
             metrics.shutdown()
 

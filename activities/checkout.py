@@ -23,6 +23,7 @@ from models.checkout_payloads import (
     IDEMPOTENCY_TTL_HOURS,
     STRIPE_REQUEST_REFUSED,
     SUBSCRIPTION_ALREADY_ACTIVE,
+    WORKSPACE_GONE,
     CheckoutContextInput,
     CheckoutContextResult,
     CheckoutSessionCreated,
@@ -31,11 +32,11 @@ from models.checkout_payloads import (
 )
 from models.subscription import Subscription
 from models.vocabulary import ENTITLED_STATUSES, CheckoutStatus, Plan
+from rules.locks import lock_workspace
 from rules.payable_sessions import (
     PendingSession,
     has_paid_subscription,
     insert_pending,
-    lock_checkouts,
     mark_expired,
     pending_sessions,
     plan_for,
@@ -57,6 +58,10 @@ def stripe_checkout_key(data: CreateCheckoutSessionInput) -> str:
     or a re-synced price is a new Stripe request, and an identical retry is Stripe's replay."""
     target = hashlib.sha256(f"{data.stripe_customer_id}|{data.stripe_price_id}".encode())
     return f"checkout:v1:{data.workspace_id}:{data.idempotency_key}:{target.hexdigest()[:16]}"
+
+
+def workspace_gone() -> ApplicationError:
+    return ApplicationError("workspace no longer exists", type=WORKSPACE_GONE, non_retryable=True)
 
 
 def already_active() -> ApplicationError:
@@ -115,7 +120,8 @@ class CheckoutActivities:
         workspace_id = uuid.UUID(data.workspace_id)
         with reported():
             async with transaction(self._sessions) as session:
-                await lock_checkouts(session, workspace_id)
+                if not await lock_workspace(session, workspace_id):
+                    raise workspace_gone()
                 if await has_paid_subscription(session, workspace_id):
                     raise already_active()
                 pending = await pending_sessions(session, workspace_id)

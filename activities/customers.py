@@ -2,9 +2,10 @@
 
 Every checkout and portal request calls `ensure_customer` first. The fast path reads the
 mapping and retrieves the customer from Stripe (one DB read, one Stripe GET, one audit row).
-Any change to the mapping happens with the workspace row locked `FOR UPDATE`, and the mapping
-re-read under that lock, so concurrent requests for one workspace (whatever their keys) create
-at most one new customer: the second waiter finds the first one's customer and validates it.
+Any change to the mapping happens under the workspace's billing lock (`rules.locks`), and
+the mapping is re-read under that lock, so concurrent requests for one workspace (whatever
+their keys) create at most one new customer: the second waiter finds the first one's
+customer and validates it.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from temporalio.exceptions import ApplicationError
 from activities.deps import ActivityDeps
 from activities.failures import reported
 from core.db import transaction
-from models.checkout_payloads import EnsureCustomerInput, EnsureCustomerResult
+from models.checkout_payloads import WORKSPACE_GONE, EnsureCustomerInput, EnsureCustomerResult
 from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
 from models.workspace import Workspace
+from rules.locks import lock_workspace
 
 logger = logging.getLogger(__name__)
-
-WORKSPACE_GONE = "WorkspaceGone"
 
 
 def customer_idempotency_key(workspace_id: str, request_scope: str, replaces: str | None) -> str:
@@ -90,11 +90,10 @@ class CustomerActivities:
         self, workspace_id: uuid.UUID, request_scope: str, stale: str | None, reason: str
     ) -> EnsureCustomerResult:
         async with transaction(self._sessions) as session:
-            workspace = (
-                await session.exec(
-                    select(Workspace).where(col(Workspace.id) == workspace_id).with_for_update()
-                )
-            ).one_or_none()
+            # The billing lock (not the main application's row): a slow Stripe call below
+            # blocks only other billing work of this workspace.
+            locked = await lock_workspace(session, workspace_id)
+            workspace = await session.get(Workspace, workspace_id) if locked else None
             if workspace is None:
                 raise ApplicationError(
                     "workspace no longer exists", type=WORKSPACE_GONE, non_retryable=True
@@ -155,9 +154,7 @@ class CustomerActivities:
 
     async def _create(self, workspace: Workspace, request_scope: str, replaces: str | None) -> str:
         key = customer_idempotency_key(str(workspace.id), request_scope, replaces)
-        params: CustomerCreateParams = {
-            "metadata": {"workspace_id": str(workspace.id)}
-        }
+        params: CustomerCreateParams = {"metadata": {"workspace_id": str(workspace.id)}}
         if workspace.name:
             params["name"] = workspace.name
         customer = await self._stripe.call(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.auth import BEARER_CHALLENGE, WorkspaceAccess, authenticate, workspace_access
+from api.db import run_db
 from api.errors import ApiError
 from core.config import Settings
 from models.vocabulary import BILLING_MANAGER_ROLES, ErrorCode, Role
@@ -44,14 +44,6 @@ def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 
 
 SessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
-
-
-async def get_session(sessions: SessionMakerDep) -> AsyncIterator[AsyncSession]:
-    async with sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def get_temporal(request: Request) -> Client:
@@ -100,16 +92,19 @@ def _workspace_uuid(workspace_id: str) -> uuid.UUID:
 
 
 async def member_access(
-    workspace_id: str, user_id: CurrentUser, session: SessionDep
+    request: Request, workspace_id: str, user_id: CurrentUser
 ) -> WorkspaceAccess:
-    return await workspace_access(session, _workspace_uuid(workspace_id), user_id, tuple(Role))
+    # A session of its own, closed before the route waits on anything else.
+    workspace = _workspace_uuid(workspace_id)
+    return await run_db(request, lambda s: workspace_access(s, workspace, user_id, tuple(Role)))
 
 
 async def manager_access(
-    workspace_id: str, user_id: CurrentUser, session: SessionDep
+    request: Request, workspace_id: str, user_id: CurrentUser
 ) -> WorkspaceAccess:
-    return await workspace_access(
-        session, _workspace_uuid(workspace_id), user_id, BILLING_MANAGER_ROLES
+    workspace = _workspace_uuid(workspace_id)
+    return await run_db(
+        request, lambda s: workspace_access(s, workspace, user_id, BILLING_MANAGER_ROLES)
     )
 
 

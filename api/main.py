@@ -35,9 +35,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # workflows do): a value in a request or error must never reach a log in clear.
         for secret in app_settings.secret_values():
             register_secret(secret)
-        engine = create_db_engine(app_settings.database_url)
+        # Two pools: the webhook route's own, which no slow route can drain, and the rest.
+        # Every API transaction is short, so PostgreSQL ends one left idle past a few seconds.
+        deadline = app_settings.api_db_timeout_seconds
+        idle = max(5.0, 2 * deadline)
+        engine = create_db_engine(
+            app_settings.database_url,
+            pool_size=app_settings.api_db_pool_size,
+            timeout_seconds=deadline,
+            idle_in_transaction_seconds=idle,
+        )
+        webhook_engine = create_db_engine(
+            app_settings.database_url,
+            pool_size=app_settings.webhook_db_pool_size,
+            timeout_seconds=deadline,
+            idle_in_transaction_seconds=idle,
+        )
         app.state.settings = app_settings
         app.state.engine = engine
+        app.state.webhook_engine = webhook_engine
         app.state.sessions = session_factory(engine)
         # Lazy: the API starts (and answers 503) even while Temporal is still coming up.
         app.state.temporal = await connect_temporal(app_settings, lazy=True, retry=API_RETRY)
@@ -46,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await engine.dispose()
+            await webhook_engine.dispose()
 
     app = FastAPI(
         title="Billing orchestrator",

@@ -99,8 +99,9 @@ async def run_workflow(
     except RPCError as exc:
         if exc.status in UNAVAILABLE_STATUSES:
             logger.warning("temporal unavailable: %s", exc.status.name)
-            raise billing_unavailable() from None
-        raise
+        else:  # still ours to answer: a defined 503, never a 500
+            logger.error("temporal refused the request: %s", exc.status.name)
+        raise billing_unavailable() from None
     except RuntimeError as exc:
         # temporalio raises a bare RuntimeError when a lazy client cannot connect.
         if type(exc) is not RuntimeError:

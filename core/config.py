@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "billing"
     temporal_ui_url: str = "http://127.0.0.1:8233"
     stripe_api_base: str = "https://api.stripe.com"
+    # One budget for every worker together (a token bucket in PostgreSQL): this rate, and
+    # bursts of up to `stripe_max_burst` requests after a quiet spell.
     stripe_max_requests_per_second: float = Field(default=20.0, gt=0)
+    stripe_max_burst: float = Field(default=5.0, ge=1)
     stripe_max_network_retries: int = Field(default=0, ge=0)
 
     # Optional (seed 002 §2 defaults).
@@ -70,6 +73,18 @@ class Settings(BaseSettings):
     # balance credit), or only flag it.
     billing_duplicate_subscription_action: Literal["cancel", "flag"] = "cancel"
     billing_duplicate_refund_window_hours: int = Field(default=48, ge=0)
+
+    # Availability: the API's database work answers 503 within this deadline, whatever the
+    # server does; the webhook route has its own small pool no other route can drain.
+    api_db_timeout_seconds: float = Field(default=3.0, gt=0)
+    api_db_pool_size: int = Field(default=10, ge=1)
+    webhook_db_pool_size: int = Field(default=5, ge=1)
+    # Per-workspace starts of checkout and portal workflows, per minute (429 beyond).
+    checkout_starts_per_minute: int = Field(default=10, ge=1)
+    portal_starts_per_minute: int = Field(default=20, ge=1)
+    # A Stripe request's HTTP timeout; worker transactions that stay open across a Stripe
+    # call are allowed (retries + 1) × this before PostgreSQL ends them.
+    stripe_http_timeout_seconds: float = Field(default=20.0, gt=0)
 
     # Operations.
     checkout_pending_reconcile_seconds: int = Field(default=30, ge=0)

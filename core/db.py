@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,11 +25,32 @@ def sqlalchemy_url(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def create_db_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_db_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    timeout_seconds: float | None = None,
+    idle_in_transaction_seconds: float | None = None,
+) -> AsyncEngine:
+    """An engine with its limits: `timeout_seconds` bounds the pool checkout and the connect;
+    `idle_in_transaction_seconds` makes PostgreSQL end a transaction left idle that long, so
+    a stuck client cannot hold locks or a connection forever."""
+    options = []
+    if idle_in_transaction_seconds is not None:
+        ms = int(idle_in_transaction_seconds * 1000)
+        options.append(f"-c idle_in_transaction_session_timeout={ms}")
+    connect_args: dict[str, object] = {}
+    if options:
+        connect_args["options"] = " ".join(options)
+    if timeout_seconds is not None:
+        connect_args["connect_timeout"] = max(1, math.ceil(timeout_seconds))
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
+        pool_timeout=30 if timeout_seconds is None else timeout_seconds,
+        connect_args=connect_args,
         # No pre-ping: it costs a round trip per checkout on the webhook hot path; a dropped
         # connection is invalidated on its first error and the caller retries (Stripe, Temporal).
         pool_recycle=1800,
@@ -54,6 +76,10 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any exception."""
+    """One unit of work: commit on success, roll back on any exception. Work registered in
+    `session.info["before_commit"]` runs last, right before the commit (e.g. the one write
+    to the main application's `workspaces` row, so its lock is held only that long)."""
     async with sessions() as session, session.begin():
         yield session
+        for hook in session.info.pop("before_commit", []):
+            await hook(session)

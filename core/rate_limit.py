@@ -33,6 +33,12 @@ class TokenBucket:
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
 
+    async def pause(self, seconds: float) -> None:
+        """Nobody in this process takes a token for `seconds` (e.g. Stripe said 429)."""
+        async with self._lock:
+            self._refill()
+            self._tokens = min(self._tokens, -seconds * self.rate)
+
     async def acquire(self) -> float:
         """Take one token, waiting if none is left; returns the seconds waited."""
         waited = 0.0

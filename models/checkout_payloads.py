@@ -17,6 +17,7 @@ STRIPE_CUSTOMER_MISSING = "StripeCustomerMissing"  # resource_missing on param `
 STRIPE_PRICE_STALE = "StripePriceStale"  # the price is unknown or archived at Stripe
 STRIPE_REQUEST_REFUSED = "StripeRequestRefused"  # any other 4xx: retrying cannot help
 STRIPE_UNAVAILABLE = "StripeUnavailable"  # 5xx, 429 or network: retried, then given up
+WORKSPACE_GONE = "WorkspaceGone"  # deleted by the main application meanwhile
 
 # Workflow failure types: the API error codes of DESIGN.md, answered as they are.
 SUBSCRIPTION_ALREADY_ACTIVE = ErrorCode.SUBSCRIPTION_ALREADY_ACTIVE

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from models.catalog import PlanVariant
 from models.checkout import CheckoutSession, StripeCheckoutIdempotency
 from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
+from models.limits import RateLimitWindow, TokenBucketRow
 from models.settlement import DuplicateSettlement
 from models.subscription import Subscription, SubscriptionItem, WorkspaceGrant
 from models.webhook import BillingCursor, StripeWebhookEvent
@@ -17,10 +18,12 @@ __all__ = [
     "CheckoutSession",
     "DuplicateSettlement",
     "PlanVariant",
+    "RateLimitWindow",
     "StripeCheckoutIdempotency",
     "StripeWebhookEvent",
     "Subscription",
     "SubscriptionItem",
+    "TokenBucketRow",
     "Workspace",
     "WorkspaceBillingCustomer",
     "WorkspaceBillingCustomerEvent",

@@ -32,11 +32,11 @@ from rules.checkout_outcome import (
     record_session,
 )
 from rules.errors import NotOurs, workspace_not_resolved
+from rules.locks import lock_workspace
 from rules.plans import resolve_plan
 from rules.settlement import SettlementPolicy, apply_settled
 from rules.subscription_state import (
     ensure_free_subscription,
-    lock_workspace,
     refresh_entitlements,
     set_grace_from_invoice,
 )

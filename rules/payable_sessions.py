@@ -1,10 +1,10 @@
 """At most one payable checkout session per workspace.
 
-Checkouts of one workspace are serialized by a transaction-scoped advisory lock that this
-service owns (never a lock on the main application's rows). Under it, a new checkout looks at
-the workspace's sessions still pending: one of the same plan and interval is answered again;
-any other is expired in Stripe before a new one is created — so two tabs never leave two
-sessions that can both be paid.
+Checkouts of one workspace are serialized by the workspace's billing lock (`rules.locks`, an
+advisory lock this service owns, never a lock on the main application's rows). Under it, a
+new checkout looks at the workspace's sessions still pending: one of the same plan and
+interval is answered again; any other is expired in Stripe before a new one is created —
+so two tabs never leave two sessions that can both be paid.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.vocabulary import ENTITLED_STATUSES, CheckoutStatus, Plan
 
-# Key space of the advisory lock: one lock per workspace, shared by every billing writer
-# that must not interleave with a checkout of the same workspace.
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('billing-checkout:' || :w, 0))")
 _PENDING = text(
     "SELECT id, plan_slug, interval, url, expires_at, stripe_customer_id FROM checkout_sessions "
     "WHERE workspace_id = :w AND status = 'pending' ORDER BY created_at"
@@ -72,11 +69,6 @@ def plan_for(
         None,
     )
     return SessionChoice(reuse, tuple(p for p in pending if p is not reuse))
-
-
-async def lock_checkouts(session: AsyncSession, workspace_id: uuid.UUID) -> None:
-    """Serialize this workspace's checkouts until the transaction ends."""
-    await session.execute(_LOCK, {"w": str(workspace_id)})
 
 
 async def pending_sessions(session: AsyncSession, workspace_id: uuid.UUID) -> list[PendingSession]:

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.stripe_gateway import StripeGateway
 from models.vocabulary import ENDED_STATUSES
+from rules.locks import lock_workspace
 from rules.settlement import SettlementPolicy, apply_settled
 from rules.subscription_state import (
     ENTITLED,
@@ -25,7 +26,6 @@ from rules.subscription_state import (
     STATUS_MAP,
     ensure_free_subscription,
     invoice_is_failing,
-    lock_workspace,
     refresh_entitlements,
     set_grace_from_invoice,
 )

@@ -2,10 +2,11 @@
 
 Every function takes an open `AsyncSession` inside a transaction whose first statement was
 `lock_workspace` — so all billing writes of one workspace are serialized, never deadlock
-(one row lock, always taken first) and never race the one-entitled-row index.
+(one advisory lock, always taken first) and never race the one-entitled-row index.
 
 API (reused by the webhook handlers, the reconcile and grace jobs):
-- `lock_workspace(session, workspace_id) -> bool`: `SELECT ... FOR UPDATE`; False if missing.
+- `lock_workspace(session, workspace_id) -> bool` (`rules.locks`): the billing lock; False if
+  the workspace is missing.
 - `apply_subscription(session, workspace_id, stripe_subscription, event_created, event_id)
   -> AppliedState`: upsert the row, its items, demote/ensure free, refresh plan and grants.
 - `ensure_free_subscription(session, workspace_id)`: the free row becomes the entitled one
@@ -30,6 +31,7 @@ from core.metrics import WEBHOOKS_OUT_OF_ORDER
 from models.event_payloads import AppliedState
 from models.vocabulary import ENTITLED_STATUSES, Plan, SubscriptionStatus
 from rules.errors import unknown_subscription_status
+from rules.locks import set_workspace_plan
 from rules.plans import PlanRef, resolve_plan, stripe_price
 
 logger = logging.getLogger(__name__)
@@ -64,13 +66,6 @@ def map_status(stripe_status: str) -> tuple[str, bool]:
 def _ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
 
-
-async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
-    """Take the workspace's billing lock for this transaction; False if it does not exist."""
-    row = await session.execute(
-        text("SELECT id FROM workspaces WHERE id = :w FOR UPDATE"), {"w": workspace_id}
-    )
-    return row.first() is not None
 
 
 async def apply_subscription(
@@ -319,10 +314,7 @@ async def refresh_entitlements(
                 {"p": entitled.stripe_price_id},
             )
             grants = dict(row.scalar_one_or_none() or {})
-    await session.execute(
-        text("UPDATE workspaces SET plan = :plan WHERE id = :w AND plan IS DISTINCT FROM :plan"),
-        {"w": workspace_id, "plan": plan},
-    )
+    set_workspace_plan(session, workspace_id, plan)
     await _replace_grants(session, workspace_id, grants, source)
     return plan
 

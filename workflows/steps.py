@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.customers import WORKSPACE_GONE, CustomerActivities
+    from activities.customers import CustomerActivities
     from core.constants import SA_STRIPE_CUSTOMER_ID
     from models.checkout_payloads import (
         PLAN_NOT_AVAILABLE,
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         STRIPE_REQUEST_REFUSED,
         STRIPE_UNAVAILABLE,
         SUBSCRIPTION_ALREADY_ACTIVE,
+        WORKSPACE_GONE,
         EnsureCustomerInput,
         EnsureCustomerResult,
     )

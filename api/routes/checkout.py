@@ -12,12 +12,14 @@ facts are the same), while a completed execution is never run twice.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from temporalio.common import WorkflowIDReusePolicy
 
 from api.checkout_request import CheckoutBody, CheckoutRoute, IdempotencyKey
-from api.deps import ManagerAccess, SessionDep, SettingsDep, TemporalDep
+from api.db import run_db
+from api.deps import ManagerAccess, SettingsDep, TemporalDep
 from api.errors import ApiError
+from api.limits import limit_starts
 from api.temporal_errors import run_workflow
 from core.constants import checkout_workflow_id
 from models.checkout_payloads import CheckoutInput
@@ -41,18 +43,23 @@ router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["checkout"], route_
     summary="Create (or replay) a Stripe Checkout session for a self-serve plan",
 )
 async def create_checkout_session(
+    request: Request,
     access: ManagerAccess,
     key: IdempotencyKey,
     body: CheckoutBody,
-    session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> CheckoutSessionPublic:
     hashed = payload_hash(body)
     try:
-        cached = await claim_key(session, access.workspace_id, key, hashed, access.user_id)
+        cached = await run_db(
+            request, lambda s: claim_key(s, access.workspace_id, key, hashed, access.user_id)
+        )
         if cached is not None:
-            return cached
+            return cached  # a replay of an answer starts nothing: never limited
+        await limit_starts(
+            request, "checkout", access.workspace_id, settings.checkout_starts_per_minute
+        )
         result = await run_workflow(
             temporal,
             CheckoutWorkflow.run,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from api.deps import MemberAccess, SessionDep, SettingsDep, TemporalDep
+from api.db import run_db
+from api.deps import MemberAccess, SettingsDep, TemporalDep
 from api.errors import ApiError
 from core.config import Settings
 from core.constants import CHECKOUT_RECONCILE_WORKFLOW_PREFIX
@@ -63,18 +64,21 @@ async def start_reconcile(
     summary="Poll a checkout session until a webhook (or reconcile) finalizes it",
 )
 async def checkout_session_status(
+    request: Request,
     session_id: str,
     access: MemberAccess,
-    session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> CheckoutStatusPublic:
     try:
-        status = await poll_checkout_status(
-            session,
-            access.workspace_id,
-            session_id,
-            pending_reconcile_seconds=settings.checkout_pending_reconcile_seconds,
+        status = await run_db(
+            request,
+            lambda s: poll_checkout_status(
+                s,
+                access.workspace_id,
+                session_id,
+                pending_reconcile_seconds=settings.checkout_pending_reconcile_seconds,
+            ),
         )
     except CheckoutSessionNotFound:
         raise ApiError(

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from api.db import within_deadline
 from core.db import ping
 
 router = APIRouter(tags=["health"])
@@ -26,8 +27,8 @@ async def healthz() -> dict[str, str]:
 
 async def _database_ok(engine: AsyncEngine) -> bool:
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            await ping(engine)
+        # Enforced here: a frozen server would keep even a cancelled ping waiting.
+        await within_deadline(ping(engine), CHECK_TIMEOUT_SECONDS)
         return True
     except Exception as exc:  # any failure means "not ready", whatever its kind
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
@@ -46,7 +47,7 @@ async def _temporal_ok(client: Client) -> bool:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     database, temporal = await asyncio.gather(
-        _database_ok(request.app.state.engine), _temporal_ok(request.app.state.temporal)
+        _database_ok(request.app.state.webhook_engine), _temporal_ok(request.app.state.temporal)
     )
     checks = {
         "database": "ok" if database else "unavailable",

@@ -12,10 +12,11 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from temporalio.common import WorkflowIDReusePolicy
 
 from api.deps import ManagerAccess, SettingsDep, TemporalDep
+from api.limits import limit_starts
 from api.temporal_errors import run_workflow
 from core.constants import portal_workflow_id
 from models.checkout_payloads import PortalInput
@@ -42,6 +43,7 @@ def request_id(*candidates: str | None) -> str:
     summary="Create a Stripe Billing Portal session for the workspace's customer",
 )
 async def create_portal_session(
+    request: Request,
     access: ManagerAccess,
     temporal: TemporalDep,
     settings: SettingsDep,
@@ -49,6 +51,7 @@ async def create_portal_session(
     x_request_id: Annotated[str | None, Header(alias="X-Request-Id")] = None,
 ) -> PortalSessionPublic:
     rid = request_id(idempotency_key, x_request_id)
+    await limit_starts(request, "portal", access.workspace_id, settings.portal_starts_per_minute)
     result = await run_workflow(
         temporal,
         PortalWorkflow.run,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
+from api.db import within_deadline
 from api.errors import ApiError
 from api.started_events import RecentlyStarted
 from core.config import Settings
@@ -109,8 +110,13 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     event_type = event["type"]
     WEBHOOKS_RECEIVED.labels(event_type).inc()
     try:
-        stored = await ledger.store_delivery(request.app.state.engine, event, body)
-    except ledger.LedgerUnavailable:
+        # The webhook's own pool, and a deadline the client enforces: Stripe gets 503 in
+        # seconds, never a hang, whatever PostgreSQL or the other routes are doing.
+        stored = await within_deadline(
+            ledger.store_delivery(request.app.state.webhook_engine, event, body),
+            settings.api_db_timeout_seconds,
+        )
+    except (ledger.LedgerUnavailable, TimeoutError):
         raise ApiError(
             503, ErrorCode.BILLING_UNAVAILABLE, "event could not be stored; retry"
         ) from None

@@ -1,0 +1,53 @@
+"""The workspace's billing lock, and the one write to the main application's `workspaces` row.
+
+Lock order, for every billing transaction of a workspace:
+1. `lock_workspace`: a transaction-scoped advisory lock this service owns
+   (`billing-workspace:{id}`), taken first — checkouts, event applies, reconcile, grace and
+   customer repairs of one workspace are serialized by it and never deadlock. It locks no
+   row of the main application, so a slow Stripe call under it blocks only billing work.
+2. Billing rows (subscriptions, items, grants, checkout sessions, the ledger).
+3. `workspaces.plan`, written once by `set_workspace_plan` just before the commit: the main
+   application's row is locked only for that short final UPDATE, never across a Stripe call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('billing-workspace:' || :w, 0))")
+_EXISTS = text("SELECT 1 FROM workspaces WHERE id = :w")
+_SET_PLAN = text(
+    "UPDATE workspaces SET plan = :plan WHERE id = :w AND plan IS DISTINCT FROM :plan"
+)
+# `core.db.transaction` awaits these right before it commits.
+BEFORE_COMMIT = "before_commit"
+_PLANS = "workspace_plans"
+
+
+async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
+    """Take the workspace's billing lock until the transaction ends; False if the workspace
+    does not exist (it may have been deleted by the main application)."""
+    await session.execute(_LOCK, {"w": str(workspace_id)})
+    return (await session.execute(_EXISTS, {"w": workspace_id})).first() is not None
+
+
+def set_workspace_plan(session: AsyncSession, workspace_id: uuid.UUID, plan: str) -> None:
+    """Record the plan; the UPDATE of `workspaces` runs once, last, before the commit."""
+    plans: dict[uuid.UUID, str] | None = session.info.get(_PLANS)
+    if plans is None:
+        plans = session.info[_PLANS] = {}
+        hooks: list[Callable[[AsyncSession], Awaitable[None]]] = session.info.setdefault(
+            BEFORE_COMMIT, []
+        )
+        hooks.append(_write_plans)
+    plans[workspace_id] = plan
+
+
+async def _write_plans(session: AsyncSession) -> None:
+    plans: dict[uuid.UUID, str] = session.info.pop(_PLANS, {})
+    for workspace_id, plan in sorted(plans.items()):  # one order: no deadlock between writers
+        await session.execute(_SET_PLAN, {"w": workspace_id, "plan": plan})
