@@ -113,6 +113,7 @@ async def test_update_card_attaches_it_and_makes_it_the_default(
     }
     check(customer["object"], "customer")
     retrieved = await client.v1.customers.retrieve_async(cus_id)
+    assert retrieved.invoice_settings is not None
     assert retrieved.invoice_settings.default_payment_method == method["id"]
     async with httpx.AsyncClient() as http:
         page = await http.get(url)

@@ -1,0 +1,446 @@
+// The development page: sign in, see a workspace's billing, buy, poll, open the portal.
+// One file, no build step; it talks only to this API (the emulator through its dev relay).
+"use strict";
+
+const API = "/api/v1/stripe";
+const DEV = "/api/v1/dev";
+const POLL_MS = 1000;
+const PORTAL_REFRESH_SECONDS = 30;
+const PLANS = ["pro", "business"];
+const INTERVALS = ["monthly", "yearly"];
+
+// What each error answer of the contract means to the person at the page.
+const ERROR_MESSAGES = {
+  SUBSCRIPTION_ALREADY_ACTIVE:
+    "This workspace already pays for a plan. Use “Manage billing” to switch or cancel it.",
+  PLAN_NOT_AVAILABLE:
+    "That plan is not for sale right now: Stripe's catalog has no price for it. " +
+    "Pick another plan, or contact sales.",
+  FORBIDDEN:
+    "Only the workspace's owners and admins can manage billing. Ask an owner to do it.",
+  BILLING_UNAVAILABLE:
+    "Billing is unavailable for a moment. Nothing was charged — try again shortly.",
+  RATE_LIMITED: "Too many requests at once.",
+  UNAUTHENTICATED: "Your sign-in token is missing, invalid or expired. Sign in again.",
+  WORKSPACE_NOT_FOUND: "This workspace does not exist, or you are not one of its members.",
+  CHECKOUT_SESSION_NOT_FOUND: "This checkout does not belong to the selected workspace.",
+  STRIPE_CHECKOUT_SESSION_FAILED: "Stripe could not open a checkout. Try again in a moment.",
+  STRIPE_PORTAL_SESSION_FAILED: "Stripe could not open the billing portal. Try again.",
+  IDEMPOTENCY_KEY_REUSED_WITH_DIFFERENT_PAYLOAD:
+    "This purchase attempt was already used for another plan. Click the plan again.",
+  IDEMPOTENCY_KEY_EXPIRED: "This purchase attempt expired. Click the plan again.",
+};
+
+class ApiFailure extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const $ = (id) => document.getElementById(id);
+const state = { demo: null, workspaces: [], billing: null, plans: [], polling: false };
+
+const saved = {
+  get token() { return localStorage.getItem("billing.token"); },
+  set token(value) {
+    if (value) localStorage.setItem("billing.token", value);
+    else localStorage.removeItem("billing.token");
+  },
+  get workspace() { return localStorage.getItem("billing.workspace"); },
+  set workspace(value) { localStorage.setItem("billing.workspace", value); },
+  // The purchase in flight: the success URL names the session, not the workspace.
+  get checkout() { return JSON.parse(localStorage.getItem("billing.checkout") || "null"); },
+  set checkout(value) {
+    if (value) localStorage.setItem("billing.checkout", JSON.stringify(value));
+    else localStorage.removeItem("billing.checkout");
+  },
+};
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+async function call(method, path, { body, idempotencyKey, auth = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (auth && saved.token) headers.Authorization = `Bearer ${saved.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiFailure(0, "NETWORK", "The billing API did not answer.", null);
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = (data && data.error) || {};
+    throw new ApiFailure(
+      response.status, error.code || `HTTP_${response.status}`,
+      error.message || response.statusText, response.headers.get("Retry-After"));
+  }
+  return data;
+}
+
+function describe(failure) {
+  let text = ERROR_MESSAGES[failure.code] || failure.message || "Something went wrong.";
+  if (failure.code === "RATE_LIMITED") {
+    text += ` Try again in ${failure.retryAfter || "a few"} seconds.`;
+  }
+  return text;
+}
+
+function showError(failure) {
+  const box = $("message");
+  box.replaceChildren(document.createTextNode(describe(failure) + " "));
+  const code = document.createElement("code");
+  code.textContent = `(${failure.code})`;
+  box.append(code);
+  box.dataset.code = failure.code;
+  box.hidden = false;
+}
+
+function clearError() { $("message").hidden = true; $("message").dataset.code = ""; }
+
+const title = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : "—");
+const day = (iso) => (iso ? new Date(iso).toISOString().slice(0, 10) : "—");
+const money = (cents, currency) =>
+  `${currency === "usd" ? "$" : ""}${(cents / 100).toFixed(2)}` +
+  `${currency === "usd" ? "" : " " + currency.toUpperCase()}`;
+const grantsText = (grants) =>
+  Object.entries(grants || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || "—";
+const workspaceId = () => $("workspace-select").value;
+
+// ---- sign-in and workspaces ----
+
+function tokenUser(token) {
+  try { return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub; }
+  catch { return "unknown user"; }
+}
+
+async function signIn(token) {
+  saved.token = token;
+  clearError();
+  await loadWorkspaces();
+}
+
+function signOut() {
+  saved.token = null;
+  $("signed-in").textContent = "Not signed in.";
+  $("workspace").hidden = true;
+  renderPlans();
+}
+
+async function loadWorkspaces() {
+  let answer;
+  try { answer = await call("GET", `${DEV}/workspaces`); }
+  catch (failure) { showError(failure); if (failure.status === 401) signOut(); return; }
+  state.workspaces = answer.workspaces;
+  const demo = state.demo && saved.token === state.demo.demo_owner_token;
+  $("signed-in").textContent = `Signed in as ${demo ? "the demo owner" : "user"} ` +
+    `${tokenUser(saved.token)} · ${state.workspaces.length} workspace(s).`;
+  const select = $("workspace-select");
+  select.replaceChildren(...state.workspaces.map((w) => {
+    const option = document.createElement("option");
+    option.value = w.id;
+    option.textContent = `${w.name} — ${title(w.plan)} · ${w.role}`;
+    return option;
+  }));
+  if (!state.workspaces.length) {
+    showError({ code: "NO_WORKSPACE", message: "This user belongs to no workspace." });
+    return;
+  }
+  const wanted = state.workspaces.find((w) => w.id === saved.workspace);
+  select.value = wanted ? wanted.id : state.workspaces[0].id;
+  $("workspace").hidden = false;
+  await selectWorkspace();
+}
+
+async function selectWorkspace() {
+  saved.workspace = workspaceId();
+  const query = `WorkspaceId = "${workspaceId()}"`;
+  $("temporal-query").textContent = query;
+  if (state.demo) {
+    $("temporal-link").href = `${state.demo.temporal_ui_url}/namespaces/` +
+      `${encodeURIComponent(state.demo.temporal_namespace)}/workflows?query=` +
+      encodeURIComponent(query);
+  }
+  await loadBilling();
+}
+
+async function loadBilling() {
+  let b;
+  try { b = await call("GET", `${API}/workspaces/${workspaceId()}/billing`); }
+  catch (failure) { showError(failure); return null; }
+  state.billing = b;
+  $("plan").textContent = title(b.plan);
+  $("status").textContent = b.subscription_status || "—";
+  $("interval").textContent = b.interval || "—";
+  $("period-label").textContent = b.cancel_at_period_end ? "Cancels on" : "Current period ends";
+  $("period-end").textContent = day(b.current_period_end);
+  $("grace").textContent = b.grace_period_end
+    ? `until ${day(b.grace_period_end)} — the last payment failed; the plan stays until then`
+    : "none";
+  $("grants").textContent = grantsText(b.grants);
+  $("pending").textContent = b.pending_checkout
+    ? `${title(b.pending_checkout.plan_slug)} ${b.pending_checkout.interval} ` +
+      `(${b.pending_checkout.id})`
+    : "none";
+  const option = $("workspace-select").selectedOptions[0];
+  const known = state.workspaces.find((w) => w.id === b.workspace_id);
+  if (option && known) option.textContent = `${known.name} — ${title(b.plan)} · ${known.role}`;
+  renderPlans();
+  return b;
+}
+
+// ---- pricing, checkout and portal ----
+
+async function loadPlans() {
+  try { state.plans = (await call("GET", `${API}/plans`, { auth: false })).plans; }
+  catch (failure) { showError(failure); }
+  renderPlans();
+  $("pricing").hidden = false;
+}
+
+function renderPlans() {
+  const rows = PLANS.map((plan) => {
+    const tr = document.createElement("tr");
+    tr.className = state.billing && state.billing.plan === plan ? "current" : "";
+    const name = document.createElement("td");
+    name.textContent = title(plan);
+    tr.append(name);
+    for (const interval of INTERVALS) {
+      const td = document.createElement("td");
+      const variant = state.plans.find((p) => p.plan === plan && p.interval === interval);
+      const price = document.createElement("span");
+      price.className = "price";
+      price.textContent = variant
+        ? `${money(variant.amount, variant.currency)} / ${interval === "monthly" ? "month" : "year"}`
+        : "not in the catalog";
+      const grants = document.createElement("span");
+      grants.className = "grants";
+      grants.textContent = variant ? grantsText(variant.grants) : "";
+      const buy = document.createElement("button");
+      buy.type = "button";
+      buy.className = "primary buy";
+      buy.id = `buy-${plan}-${interval}`;
+      buy.textContent = `Buy ${title(plan)} ${interval}`;
+      buy.disabled = !saved.token || $("workspace").hidden;
+      buy.addEventListener("click", () => startCheckout(plan, interval));
+      td.append(price, grants, buy);
+      tr.append(td);
+    }
+    return tr;
+  });
+  $("pricing-table").tBodies[0].replaceChildren(...rows);
+}
+
+async function startCheckout(plan, interval) {
+  clearError();
+  document.querySelectorAll("button.buy").forEach((b) => { b.disabled = true; });
+  const workspace = workspaceId();
+  try {
+    // A fresh key per click: a retry of this click would reuse it, a new click must not.
+    const session = await call("POST", `${API}/workspaces/${workspace}/checkout-session`, {
+      body: { plan_slug: plan, interval }, idempotencyKey: uuid(),
+    });
+    saved.checkout = { workspace_id: workspace, session_id: session.id, plan, interval,
+      started: Date.now() };
+    window.location.assign(session.url);
+  } catch (failure) {
+    showError(failure);
+    renderPlans();
+  }
+}
+
+async function openPortal() {
+  clearError();
+  $("manage").disabled = true;
+  try {
+    const portal = await call("POST", `${API}/workspaces/${workspaceId()}/portal-session`, {
+      idempotencyKey: uuid(),
+    });
+    window.location.assign(portal.url);
+  } catch (failure) {
+    showError(failure);
+  } finally {
+    $("manage").disabled = false;
+  }
+}
+
+// ---- the return views ----
+
+function showReturn(status, tone, text, detail, offerBack) {
+  const box = $("return");
+  box.hidden = false;
+  box.dataset.tone = tone;
+  $("return-status").dataset.status = status;
+  $("return-status").textContent = text;
+  $("return-detail").textContent = detail;
+  $("return-back").hidden = !offerBack;
+}
+
+function backToPlans() {
+  $("return").hidden = true;
+  saved.checkout = null;
+  window.history.replaceState(null, "", "/");
+  $("pricing").scrollIntoView();
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+async function pollCheckout(sessionId) {
+  const inFlight = saved.checkout;
+  const mine = inFlight && inFlight.session_id === sessionId ? inFlight : null;
+  if (mine && state.workspaces.some((w) => w.id === mine.workspace_id)) {
+    $("workspace-select").value = mine.workspace_id;
+    await selectWorkspace();
+  }
+  const workspace = workspaceId();
+  const started = mine ? mine.started : Date.now();
+  const threshold = state.demo ? state.demo.checkout_pending_reconcile_seconds : 30;
+  state.polling = true;
+  $("return-title").textContent = "Your purchase";
+  // The redirect from Stripe proves nothing: only the status route says what was paid.
+  while (state.polling) {
+    let answer;
+    try {
+      answer = await call("GET", `${API}/workspaces/${workspace}/checkout-session/${sessionId}`);
+    } catch (failure) {
+      showError(failure);
+      if (failure.status && failure.status < 500 && failure.status !== 429) return;
+      await sleep(POLL_MS * 2);
+      continue;
+    }
+    clearError();
+    const waited = Math.round((Date.now() - started) / 1000);
+    $("settle-tools").hidden = answer.payment !== "processing";
+    $("settle-tools").dataset.session = sessionId;
+    if (answer.status === "confirmed") {
+      const b = await loadBilling();
+      saved.checkout = null;
+      state.polling = false;
+      showReturn("confirmed", "ok", `Payment confirmed — this workspace is now on ` +
+        `${title(b ? b.plan : mine && mine.plan)}${b && b.interval ? ` (${b.interval})` : ""}.`,
+        `Stripe confirmed subscription ${answer.subscription_id}.`, false);
+      return;
+    }
+    if (answer.status === "expired" || answer.status === "failed") {
+      state.polling = false;
+      const expired = answer.status === "expired";
+      showReturn(answer.status, "bad",
+        expired ? "This checkout expired before it was paid." : "The payment failed.",
+        (expired ? "" : `Reason: ${answer.reason || "payment_failed"}. `) +
+          "Nothing was charged and the plan is unchanged. Pick a plan to start again.", true);
+      await loadBilling();
+      return;
+    }
+    if (answer.payment === "processing") {
+      showReturn("processing", "wait", "Payment processing — your bank debit is on its way.",
+        "The plan starts when the bank confirms the debit (days with a real bank). " +
+        "You can leave this page.", false);
+    } else if (answer.payment === "requires_action") {
+      showReturn("requires_action", "wait", "Your payment needs one more step.",
+        "Your bank asked to confirm the payment; follow the link in Stripe's email.", false);
+    } else {
+      const rescue = waited >= threshold
+        ? ` No confirmation after ${waited} s: the service is now asking Stripe directly ` +
+          "(reconcile), so a lost webhook cannot lose your purchase."
+        : "";
+      showReturn("pending", "wait", "Pending — waiting for Stripe to confirm your payment.",
+        "You are back from checkout, but the plan changes only once Stripe confirms it." +
+        rescue, false);
+    }
+    await refreshWebhooks();
+    await sleep(POLL_MS);
+  }
+}
+
+function showAbandoned() {
+  const inFlight = saved.checkout;
+  showReturn("abandoned", "bad", "Checkout abandoned — nothing was charged.",
+    `You left Stripe's checkout${inFlight ? ` for ${title(inFlight.plan)} ${inFlight.interval}`
+      : ""} without paying; the plan is unchanged.`, true);
+  saved.checkout = null;
+}
+
+async function showPortalReturn() {
+  $("return-title").textContent = "Billing portal";
+  showReturn("portal", "ok", "Back from the billing portal.",
+    "Changes made there show here once Stripe's webhook has been applied.", false);
+  // The webhook usually lands within a second or two; refresh for a while to show it.
+  for (let i = 0; i < PORTAL_REFRESH_SECONDS && !state.polling; i += 1) {
+    await sleep(POLL_MS);
+    if (saved.token && !$("workspace").hidden) await loadBilling();
+  }
+}
+
+// ---- developer panel ----
+
+async function refreshWebhooks() {
+  if (!state.demo || !state.demo.stripe_emulator || !saved.token) return;
+  try {
+    const w = await call("GET", `${DEV}/stripe/webhooks`);
+    $("webhooks-state").textContent = w.paused
+      ? `paused — ${w.backlog} event(s) held back` : "delivering";
+    $("webhooks-state").dataset.paused = String(w.paused);
+  } catch (failure) {
+    $("webhooks-state").textContent = `unknown (${failure.code})`;
+  }
+}
+
+async function devAction(path, body) {
+  clearError();
+  try { await call("POST", `${DEV}/stripe/${path}`, { body }); }
+  catch (failure) { showError(failure); }
+  await refreshWebhooks();
+}
+
+// ---- start ----
+
+async function start() {
+  $("demo-signin").addEventListener("click", () => signIn(state.demo.demo_owner_token));
+  $("token-use").addEventListener("click", () => signIn($("token-input").value.trim()));
+  $("signout").addEventListener("click", signOut);
+  $("workspace-select").addEventListener("change", () => { clearError(); selectWorkspace(); });
+  $("manage").addEventListener("click", openPortal);
+  $("return-back").addEventListener("click", backToPlans);
+  $("webhooks-pause").addEventListener("click", () => devAction("webhooks/pause"));
+  $("webhooks-resume").addEventListener("click", () => devAction("webhooks/resume"));
+  const settle = (ok) => devAction(
+    `checkout-sessions/${$("settle-tools").dataset.session}/settle`, { succeeded: ok });
+  $("settle-ok").addEventListener("click", () => settle(true));
+  $("settle-fail").addEventListener("click", () => settle(false));
+
+  state.demo = await call("GET", `${DEV}/demo`, { auth: false }).catch(() => null);
+  if (state.demo) {
+    $("demo-signin").hidden = !state.demo.demo_owner_token;
+    $("emulator-tools").hidden = !state.demo.stripe_emulator;
+    $("no-emulator").hidden = state.demo.stripe_emulator;
+    $("reconcile-seconds").textContent = state.demo.checkout_pending_reconcile_seconds;
+  }
+  await loadPlans();
+  if (saved.token) await loadWorkspaces();
+  await refreshWebhooks();
+
+  const params = new URLSearchParams(window.location.search);
+  if (params.get("checkout") === "success" && params.get("session_id")) {
+    await pollCheckout(params.get("session_id"));
+  } else if (params.get("checkout") === "canceled") {
+    showAbandoned();
+  } else if (params.get("portal") === "returned") {
+    await showPortalReturn();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", start);
+window.billingPage = { describe, ApiFailure };
