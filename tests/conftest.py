@@ -37,6 +37,20 @@ from ops.postgres import (
 from ops.processes import free_port
 from worker import build_worker
 
+SLOW_TESTS = os.environ.get("BILLING_SLOW_TESTS", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow suite (browser, whole local stack) runs only when asked for: the default run
+    stays fast, `./scripts/test.sh --slow` (what CI runs) includes it."""
+    if SLOW_TESTS:
+        return
+    skip = pytest.mark.skip(reason="slow suite: run ./scripts/test.sh --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
 WEBHOOK_SECRET = "whsec_test_secret"
 ADMIN_TOKEN = "test-admin-token-123456"

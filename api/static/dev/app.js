@@ -117,7 +117,7 @@ const money = (cents, currency) =>
   `${currency === "usd" ? "$" : ""}${(cents / 100).toFixed(2)}` +
   `${currency === "usd" ? "" : " " + currency.toUpperCase()}`;
 const grantsText = (grants) =>
-  Object.entries(grants || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || "—";
+  Object.keys(grants || {}).sort().map((k) => `${k}: ${grants[k]}`).join(", ") || "—";
 const workspaceId = () => $("workspace-select").value;
 
 // ---- sign-in and workspaces ----
@@ -310,6 +310,8 @@ async function pollCheckout(sessionId) {
   const threshold = state.demo ? state.demo.checkout_pending_reconcile_seconds : 30;
   state.polling = true;
   $("return-title").textContent = "Your purchase";
+  showReturn("checking", "wait", "Checking your payment with Stripe…",
+    "Coming back from checkout proves nothing by itself: the status route decides.", false);
   // The redirect from Stripe proves nothing: only the status route says what was paid.
   while (state.polling) {
     let answer;
