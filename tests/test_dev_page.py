@@ -71,6 +71,12 @@ async def test_docs_pages_load_only_local_assets(client: httpx.AsyncClient, path
     assert "cdn." not in html and "fonts.googleapis" not in html
 
 
+async def test_redoc_bundle_names_no_cdn(client: httpx.AsyncClient) -> None:
+    bundle = await client.get("/docs-assets/redoc.standalone.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 500_000
+    assert b"cdn.redoc.ly" not in bundle.content
+
+
 async def test_demo_route_hands_out_the_stack_files_token(
     settings: Settings, tmp_path: Path
 ) -> None:
