@@ -61,6 +61,8 @@ class DevStack:
 
     def start(self, *extra: str) -> dict[str, Any]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # A stopping earlier stack's file is not ours; the new stack writes its own when up.
+        self.stack_file.unlink(missing_ok=True)
         with self.output.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ops.cli", "dev", "--data-dir", str(self.data_dir), *extra],
@@ -79,11 +81,16 @@ class DevStack:
         self.stack = json.loads(self.stack_file.read_text())
         return self.stack
 
+    def signal_stop(self) -> None:
+        """Ctrl-C: SIGINT to the whole process group, as a terminal sends it."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+
     def stop(self) -> None:
-        """Ctrl-C: SIGINT to the whole process group, then wait for the stack to finish."""
+        """Ctrl-C, then wait for the stack to finish."""
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGINT)
+        self.signal_stop()
         try:
             self.process.wait(90)
         except subprocess.TimeoutExpired:
