@@ -45,6 +45,8 @@ async def test_the_page_and_its_assets_are_served_in_development(
     for asset in re.findall(r'(?:src|href)="(/dev-static/[^"]+)"', page.text):
         assert (await client.get(asset)).status_code == 200, asset
     assert (await client.get("/dev-static/app.js")).text.startswith("// The development page")
+    # app.js imports the API module (an ES module, no build step).
+    assert (await client.get("/dev-static/api.js")).status_code == 200
 
 
 async def test_production_has_no_page_no_dev_routes_but_offline_docs(settings: Settings) -> None:
