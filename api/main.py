@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.dev_tools import install_dev_tools
+from api.docs import install_offline_docs
 from api.errors import install_error_handlers
 from api.request_context import RequestLogContext
 from api.routes import (
@@ -15,6 +17,7 @@ from api.routes import (
     checkout,
     checkout_status,
     health,
+    plans,
     portal,
     trace,
     webhook,
@@ -69,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Stripe Checkout, Billing Portal and webhooks, orchestrated by Temporal.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served from local assets by install_offline_docs, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(RequestLogContext)
@@ -80,4 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook.router)
     app.include_router(checkout_status.router)
     app.include_router(trace.router)
+    app.include_router(plans.router)
+    install_offline_docs(app)
+    if app_settings.dev_tools_enabled:
+        install_dev_tools(app)
     return app

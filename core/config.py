@@ -94,11 +94,15 @@ class Settings(BaseSettings):
     temporal_sdk_metrics_address: str | None = None  # host:port
     log_level: str = "INFO"
     log_json: bool = True
+    # Development only: the stack file `billing dev` writes, whose demo owner token the dev
+    # page at `/` offers for sign-in.
+    billing_dev_stack_file: str | None = None
 
     @field_validator(
         "stripe_internal_admin_token",
         "stripe_billing_portal_configuration_id",
         "temporal_sdk_metrics_address",
+        "billing_dev_stack_file",
     )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -131,6 +135,11 @@ class Settings(BaseSettings):
             self.stripe_internal_admin_token,
         )
         return [value for value in values if value]
+
+    @property
+    def dev_tools_enabled(self) -> bool:
+        """The dev page, its demo sign-in and the emulator controls exist outside production."""
+        return self.billing_env != "production"
 
     @property
     def uses_stripe_emulator(self) -> bool:

@@ -37,3 +37,17 @@ class PlanVariant(PlanVariantBase, table=True):
     # Merged catalog grants, price metadata overriding product metadata per code (seed 001).
     grants: dict[str, Any] = Field(default_factory=dict, sa_column=jsonb_column())
     synced_at: datetime | None = Field(default=None, sa_column=timestamp_column())
+
+
+class PlanVariantPublic(SQLModel):
+    """One row of a pricing table: what a plan costs per interval and what it grants."""
+
+    plan: str
+    interval: str
+    currency: str
+    amount: int = Field(description="Price per interval in the currency's minor unit (cents).")
+    grants: dict[str, Any]
+
+
+class PlansPublic(SQLModel):
+    plans: list[PlanVariantPublic]

@@ -83,7 +83,7 @@ def _setup_temporal(_: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     from ops.devstack import run_dev_stack
 
-    return run_dev_stack(args.data_dir)
+    return run_dev_stack(args.data_dir, reset=args.reset)
 
 
 def _schedules(args: argparse.Namespace) -> int:
@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="run the whole local stack (DB, Temporal, Stripe, API)")
     dev.add_argument("--data-dir", default=".data", help="where local state lives")
+    dev.add_argument(
+        "--reset",
+        action="store_true",
+        help="start empty: forget the emulator's Stripe account, Temporal's history and the "
+        "embedded database (secrets and demo ids are kept)",
+    )
     dev.set_defaults(handler=_dev)
 
     api = commands.add_parser("api", help="serve the HTTP API")

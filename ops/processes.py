@@ -19,6 +19,8 @@ logger = logging.getLogger("billing.dev")
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers bind: a port in TIME_WAIT after a restart is free to them.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
             return True
@@ -41,11 +43,20 @@ def choose_port(preferred: int) -> int:
     return chosen
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    timeout: float = 60.0,
+    gone: Callable[[], str | None] | None = None,
+) -> None:
+    """Poll `check`; `gone` names a child that exited, which ends the wait at once."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
+        exited = gone() if gone else None
+        if exited:
+            raise RuntimeError(f"{exited} exited while waiting for {what}")
         time.sleep(0.2)
     raise TimeoutError(f"{what} did not become ready within {timeout:.0f}s")
 
@@ -78,7 +89,7 @@ class ProcessGroup:
     log_dir: Path
     children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
-    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
+    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> int:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         child = subprocess.Popen(  # noqa: S603 - argv is built by us, never from input
@@ -90,6 +101,7 @@ class ProcessGroup:
         )
         self.children.append((name, child))
         logger.info("started %s (pid %d, log %s)", name, child.pid, log.name)
+        return child.pid
 
     def first_exited(self) -> str | None:
         for name, child in self.children:

@@ -1,9 +1,11 @@
-"""Command line: `python -m stripe_emulator --port P --webhook-url URL --webhook-secret S`."""
+"""Command line: `python -m stripe_emulator --port P --webhook-url URL --webhook-secret S
+[--state-file PATH]`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import uvicorn
 
@@ -28,6 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--public-url", default=None, help="base URL of hosted pages (default: the request's Host)"
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="keep the account (objects, events, idempotency keys) in this JSON file "
+        "across restarts (default: in memory only)",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper())
@@ -38,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         delivery_concurrency=args.delivery_concurrency,
         public_url=args.public_url,
     )
-    app = create_app(config, seed_env=args.seed_catalog)
+    app = create_app(config, seed_env=args.seed_catalog, state_file=args.state_file)
     uvicorn.run(
         app,
         host=args.host,

@@ -105,6 +105,7 @@ class EmulatorApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.emu.webhooks.aclose()
+                self.emu.save()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -114,6 +115,15 @@ class EmulatorApp:
         return f"http://{headers.get('host', '127.0.0.1')}"
 
     async def handle(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> Response:
+        response = await self._route(method, path, query, headers, body)
+        if method != "GET":
+            # Saved before the answer leaves: what a caller was told survives a restart.
+            self.emu.save()
+        return response
+
+    async def _route(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> Response:
         rid = request_id()

@@ -9,6 +9,7 @@ from typing import Any
 from .api_faults import ApiFaults
 from .config import EmulatorConfig
 from .idempotency import IdempotencyStore
+from .persistence import StateFile
 from .store import Obj, Store, snapshot
 from .webhook_faults import DeliveryFaults
 from .webhooks import WebhookDispatcher
@@ -43,6 +44,18 @@ class Emulator:
         self.webhooks.configure_faults(self.config.delivery_faults)
         # While muted, changes record no events (a catalog that predates the test window).
         self.muted = False
+        # Where the account is kept between runs (`--state-file`); None keeps it in memory.
+        self.state_file: StateFile | None = None
+
+    def save(self) -> None:
+        """Write the account to its state file now (after a request changed it)."""
+        if self.state_file is not None:
+            self.state_file.save(self)
+
+    def save_soon(self) -> None:
+        """Write the account shortly (after a webhook delivery changed `pending_webhooks`)."""
+        if self.state_file is not None:
+            self.state_file.save_soon(self)
 
     def reset(self, *, keep_config: bool = True) -> None:
         if not keep_config:

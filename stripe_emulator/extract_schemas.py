@@ -31,6 +31,7 @@ ROOTS = [
     "payment_intent",
     "charge",
     "refund",
+    "payment_method",
     "event",
     "error",
 ]

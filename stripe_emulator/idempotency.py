@@ -15,7 +15,8 @@ class Entry:
     path: str
     params: dict[str, Any]
     request_id: str
-    created: float = field(default_factory=time.monotonic)
+    # Wall-clock time, so the 24 h window holds across a restart of a persisted emulator.
+    created: float = field(default_factory=time.time)
     status: int | None = None
     body: bytes | None = None
 
@@ -48,7 +49,7 @@ class IdempotencyStore:
         """
         scope = (api_key, key)
         entry = self.entries.get(scope)
-        if entry is not None and time.monotonic() - entry.created > ttl:
+        if entry is not None and time.time() - entry.created > ttl:
             del self.entries[scope]
             entry = None
         if entry is None:
@@ -100,6 +101,6 @@ class IdempotencyStore:
             del self.entries[scope]
 
     def prune(self, ttl: float) -> None:
-        cutoff = time.monotonic() - ttl
+        cutoff = time.time() - ttl
         for scope in [s for s, e in self.entries.items() if e.created < cutoff and e.status]:
             del self.entries[scope]

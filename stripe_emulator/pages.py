@@ -1,12 +1,11 @@
-"""Hosted pages: Checkout (card, bank debit, decline, cancel) and the Billing Portal."""
+"""Hosted Checkout page: pay by card or bank debit, a declined card, or cancel back to the shop."""
 
 from __future__ import annotations
 
 from html import escape
 from urllib.parse import quote
 
-from . import checkout_flow, lifecycle, payment_objects
-from .errors import StripeError
+from . import checkout_flow, payment_objects
 from .store import Obj
 from .web import Ctx, Response, Route, route
 
@@ -18,7 +17,7 @@ _STYLE = (
 )
 
 
-def _page(title: str, body: str, status: int = 200) -> Response:
+def page(title: str, body: str, status: int = 200) -> Response:
     return Response.html(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>",
@@ -30,7 +29,7 @@ def _money(amount: int | None, currency: str) -> str:
     return f"{(amount or 0) / 100:.2f} {currency.upper()}"
 
 
-def _price_label(ctx: Ctx, price: Obj) -> str:
+def price_label(ctx: Ctx, price: Obj) -> str:
     product = ctx.emu.store.tables["products"].get(price["product"], {})
     rec = price.get("recurring") or {}
     return (
@@ -42,12 +41,12 @@ def _price_label(ctx: Ctx, price: Obj) -> str:
 def checkout_page(ctx: Ctx, error: str | None = None) -> Response:
     session = ctx.emu.store.tables["checkout_sessions"].get(ctx.args["id"])
     if session is None:
-        return _page("Checkout session not found", "", 404)
+        return page("Checkout session not found", "", 404)
     if session["status"] != "open":
         return _closed(session)
     lines = "".join(
         f"<li>{item['quantity']} × "
-        f"{escape(_price_label(ctx, ctx.emu.store.tables['prices'][item['price']]))}</li>"
+        f"{escape(price_label(ctx, ctx.emu.store.tables['prices'][item['price']]))}</li>"
         for item in session["_items"]
     )
     sid = escape(session["id"])
@@ -64,24 +63,24 @@ def checkout_page(ctx: Ctx, error: str | None = None) -> Response:
         f"<form method='post' action='/pay/{sid}/decline'><button>Decline</button></form>"
         f"{cancel_link}"
     )
-    return _page("Checkout", body, 402 if error else 200)
+    return page("Checkout", body, 402 if error else 200)
 
 
 def _closed(session: Obj) -> Response:
     """A session that can no longer be paid: expired (410) or already complete (409)."""
     if session["status"] == "expired":
-        return _page(
+        return page(
             "Checkout session expired",
             "<p>This Checkout Session has expired and can no longer be paid. "
             "Return to the merchant's site to start again.</p>",
             410,
         )
-    return _page("Checkout", f"<p>Session {escape(session['id'])} is already complete.</p>", 409)
+    return page("Checkout", f"<p>Session {escape(session['id'])} is already complete.</p>", 409)
 
 
 def _after_checkout(session: Obj, url: str | None) -> Response:
     if not url:
-        return _page("Checkout", f"<p>Session {escape(session['id'])} is complete.</p>")
+        return page("Checkout", f"<p>Session {escape(session['id'])} is complete.</p>")
     return Response.redirect(url.replace("{CHECKOUT_SESSION_ID}", quote(session["id"])))
 
 
@@ -110,88 +109,9 @@ def checkout_decline(ctx: Ctx) -> Response:
     return checkout_page(ctx, payment_objects.DECLINES[payment_objects.CARD]["message"])
 
 
-def portal_page(ctx: Ctx) -> Response:
-    emu = ctx.emu
-    portal = emu.store.tables["portal_sessions"].get(ctx.args["id"])
-    if portal is None:
-        return _page("Billing portal session not found", "", 404)
-    pid = escape(portal["id"])
-    subs = [
-        s
-        for s in emu.store.tables["subscriptions"].values()
-        if s["customer"] == portal["customer"] and s["status"] not in lifecycle.ENDED
-    ]
-    prices = [
-        p
-        for p in emu.store.tables["prices"].values()
-        if p["active"] and p["type"] == "recurring" and p["lookup_key"]
-    ]
-    blocks = []
-    for sub in subs:
-        item = sub["items"]["data"][0]
-        current = emu.store.tables["prices"][item["price"]]
-        sid = escape(sub["id"])
-
-        def action(name: str, label: str, price: str = "", sid: str = sid) -> str:
-            return (
-                f"<form method='post' action='/portal/{pid}/action'>"
-                f"<input type='hidden' name='subscription' value='{sid}'>"
-                f"<input type='hidden' name='action' value='{name}'>"
-                f"<input type='hidden' name='price' value='{escape(price)}'>"
-                f"<button>{escape(label)}</button></form>"
-            )
-
-        ending = " · cancels at period end" if sub["cancel_at_period_end"] else ""
-        buttons = [
-            action("resume", "Don't cancel")
-            if sub["cancel_at_period_end"]
-            else action("cancel", "Cancel plan"),
-            action("cancel_now", "Cancel now"),
-        ]
-        buttons += [
-            action("switch", f"Switch to {_price_label(ctx, p)}", p["id"])
-            for p in prices
-            if p["id"] != current["id"]
-        ]
-        blocks.append(
-            f"<li><b>{escape(_price_label(ctx, current))}</b> "
-            f"<span class='muted'>({escape(sub['status'])}{ending})</span><br>"
-            f"{''.join(buttons)}</li>"
-        )
-    ret = portal.get("return_url")
-    body = (
-        f"<p class='muted'>Emulated Billing Portal · {escape(portal['customer'])}</p>"
-        f"<ul>{''.join(blocks) or '<li>No active subscriptions.</li>'}</ul>"
-        + (f"<p><a href='{escape(ret)}'>← Return</a></p>" if ret else "")
-    )
-    return _page("Billing", body)
-
-
-def portal_action(ctx: Ctx) -> Response:
-    emu = ctx.emu
-    portal = emu.store.get("portal_sessions", ctx.args["id"])
-    sub = emu.store.get("subscriptions", str(ctx.params.get("subscription", "")))
-    if sub["customer"] != portal["customer"]:
-        raise StripeError(403, "This subscription belongs to another customer.")
-    action = ctx.params.get("action")
-    if action == "cancel":
-        lifecycle.update_subscription(emu, sub, cancel_at_period_end=True)
-    elif action == "resume":
-        lifecycle.update_subscription(emu, sub, cancel_at_period_end=False)
-    elif action == "cancel_now":
-        lifecycle.cancel_subscription(emu, sub, ctx.req.__class__())
-    elif action == "switch":
-        lifecycle.update_subscription(emu, sub, price=str(ctx.params.get("price", "")))
-    else:
-        raise StripeError(400, f"Unknown portal action: {action}")
-    return Response.redirect(f"/portal/{portal['id']}")
-
-
 ROUTES: list[Route] = [
     route("GET", "/pay/{id}", checkout_page),
     route("POST", "/pay/{id}/pay", checkout_pay),
     route("POST", "/pay/{id}/bank_debit", checkout_bank_debit),
     route("POST", "/pay/{id}/decline", checkout_decline),
-    route("GET", "/portal/{id}", portal_page),
-    route("POST", "/portal/{id}/action", portal_action),
 ]

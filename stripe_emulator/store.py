@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import Counter
 from typing import Any
@@ -25,6 +24,7 @@ KINDS: dict[str, str] = {
     "payment_intents": "payment_intent",
     "charges": "charge",
     "refunds": "refund",
+    "payment_methods": "payment_method",
     "events": "event",
 }
 # Object types Stripe names with their underscore kept in "No such ..." messages.
@@ -50,10 +50,12 @@ class Store:
         self.pending_lines: dict[str, list[Obj]] = {}
         self.seq: dict[str, int] = {}
         self.created_counts: Counter[str] = Counter()
-        self._counter = itertools.count(1)
+        # A plain counter (not itertools.count) so a saved account resumes where it stopped.
+        self.last_seq = 0
 
     def next_seq(self) -> int:
-        return next(self._counter)
+        self.last_seq += 1
+        return self.last_seq
 
     def add(self, table: str, obj: Obj) -> Obj:
         self.tables[table][obj["id"]] = obj

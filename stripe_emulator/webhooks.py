@@ -231,6 +231,7 @@ class WebhookDispatcher:
         self._record(event, job, status, error, time.monotonic() - started, fault or job.tag)
         if ok:
             event["pending_webhooks"] = 0
+            self.emu.save_soon()
         elif fault is None and job.attempt < int(self.emu.config.max_delivery_attempts):
             delay = float(self.emu.config.retry_base_delay) * 2 ** (job.attempt - 1)
             self._later(delay, Job(job.event_id, job.attempt + 1, job.generation, True))

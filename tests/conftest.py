@@ -37,6 +37,20 @@ from ops.postgres import (
 from ops.processes import free_port
 from worker import build_worker
 
+SLOW_TESTS = os.environ.get("BILLING_SLOW_TESTS", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow suite (browser, whole local stack) runs only when asked for: the default run
+    stays fast, `./scripts/test.sh --slow` (what CI runs) includes it."""
+    if SLOW_TESTS:
+        return
+    skip = pytest.mark.skip(reason="slow suite: run ./scripts/test.sh --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
 WEBHOOK_SECRET = "whsec_test_secret"
 ADMIN_TOKEN = "test-admin-token-123456"
@@ -248,24 +262,3 @@ async def billing_worker(
     worker = build_worker(temporal_env.client, settings, deps)
     async with worker:
         yield worker
-
-
-# --- The slow suites (faults, browser, long property runs): `./scripts/test.sh --slow` ---------
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--slow",
-        action="store_true",
-        default=False,
-        help="also run the slow suites (fault injection, browser, benchmark smoke)",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--slow"):
-        return
-    skip = pytest.mark.skip(reason="slow suite: run with ./scripts/test.sh --slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
