@@ -6,10 +6,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.db import run_db
+from api.deps import CurrentUser, SettingsDep
 from models.dev_schemas import DemoPublic, WorkspacesPublic, WorkspaceSummaryPublic
 from rules.memberships import memberships
 
@@ -56,10 +57,11 @@ async def demo(settings: SettingsDep) -> DemoPublic:
     response_model=WorkspacesPublic,
     summary="Development only: the workspaces the caller belongs to, for the page's picker",
 )
-async def my_workspaces(user_id: CurrentUser, session: SessionDep) -> WorkspacesPublic:
+async def my_workspaces(request: Request, user_id: CurrentUser) -> WorkspacesPublic:
+    found = await run_db(request, lambda s: memberships(s, user_id))
     return WorkspacesPublic(
         workspaces=[
             WorkspaceSummaryPublic(id=str(m.workspace_id), name=m.name, plan=m.plan, role=m.role)
-            for m in await memberships(session, user_id)
+            for m in found
         ]
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import SessionDep
+from api.db import run_db
 from models.catalog import PlansPublic
 from rules.pricing import sellable_variants
 
@@ -29,11 +29,11 @@ class _Cached:
     response_model=PlansPublic,
     summary="The sellable plan variants (no authentication), for a pricing page",
 )
-async def list_plans(request: Request, response: Response, session: SessionDep) -> PlansPublic:
+async def list_plans(request: Request, response: Response) -> PlansPublic:
     now = time.monotonic()
     cached: _Cached | None = getattr(request.app.state, "plans_cache", None)
     if cached is None or cached.expires <= now:
-        answer = PlansPublic(plans=await sellable_variants(session))
+        answer = PlansPublic(plans=await run_db(request, sellable_variants))
         cached = _Cached(answer, now + CACHE_SECONDS)
         # An empty catalog (no sync yet) is not kept: the first sync shows up at once.
         request.app.state.plans_cache = cached if answer.plans else None
