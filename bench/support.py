@@ -29,6 +29,8 @@ from ops.processes import free_port
 SECRET = "whsec_bench_secret"
 JWT_SECRET = "bench-" + "x" * 40
 ADMIN_TOKEN = "bench-admin-token"
+# The emulator's secret key: the service's Stripe key and the control routes' bearer token.
+EMULATOR_KEY = "sk_test_emulator"
 
 
 @asynccontextmanager
@@ -55,7 +57,7 @@ def bench_settings(
         "billing_env": "test",
         "database_url": database_url,
         "auth_jwt_secret": JWT_SECRET,
-        "stripe_secret_key": "sk_test_emulator",
+        "stripe_secret_key": EMULATOR_KEY,
         "stripe_webhook_signing_secret": SECRET,
         "checkout_success_url": "http://app.test/ok?session_id={CHECKOUT_SESSION_ID}",
         "checkout_cancel_url": "http://app.test/cancel",
@@ -128,6 +130,8 @@ async def emulator_process() -> AsyncIterator[str]:
         "{port}",
         "--webhook-secret",
         SECRET,
+        "--secret-key",
+        EMULATOR_KEY,
         "--seed-catalog",
         "bench",
     ]

@@ -40,6 +40,9 @@ from worker import build_worker
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
 WEBHOOK_SECRET = "whsec_test_secret"
 ADMIN_TOKEN = "test-admin-token-123456"
+# The emulator's secret key: the service's Stripe key and the control routes' bearer token.
+EMULATOR_KEY = "sk_test_emulator"
+EMULATOR_HEADERS = {"Authorization": f"Bearer {EMULATOR_KEY}"}
 
 
 def _venv_binary(name: str) -> str:
@@ -100,7 +103,7 @@ def make_settings(
         "billing_env": "test",
         "database_url": database_url,
         "auth_jwt_secret": JWT_SECRET,
-        "stripe_secret_key": "sk_test_emulator",
+        "stripe_secret_key": EMULATOR_KEY,
         "stripe_webhook_signing_secret": WEBHOOK_SECRET,
         "checkout_success_url": "http://app.test/billing/success?session_id={CHECKOUT_SESSION_ID}",
         "checkout_cancel_url": "http://app.test/billing/cancel",
@@ -160,7 +163,7 @@ async def emulator_server() -> AsyncIterator[Any]:
     """One Stripe emulator for the session on a free port; each test resets it."""
     from stripe_emulator.testing import EmulatorServer
 
-    async with EmulatorServer(webhook_secret=WEBHOOK_SECRET) as server:
+    async with EmulatorServer(webhook_secret=WEBHOOK_SECRET, secret_key=EMULATOR_KEY) as server:
         yield server
 
 
@@ -180,8 +183,17 @@ def settings(
 
 
 async def emulator_control(base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    """POST a control route: the emulator's key as a bearer token, a JSON body."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=EMULATOR_HEADERS) as http:
         response = await http.post(f"/_emulator/{path}", json=body or {})
+        response.raise_for_status()
+        return response.json()
+
+
+async def emulator_read(base_url: str, path: str) -> Any:
+    """GET a control route (state, webhooks, deliveries, config) with the emulator's key."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=EMULATOR_HEADERS) as http:
+        response = await http.get(f"/_emulator/{path}")
         response.raise_for_status()
         return response.json()
 
