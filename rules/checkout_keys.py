@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.dialects.postgresql import insert
@@ -27,6 +28,13 @@ class IdempotencyKeyExpired(Exception):
 
 class IdempotencyKeyReused(Exception):
     """The key is bound to another payload."""
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    answer: CheckoutSessionPublic | None
+    # Concurrent duplicates of one key share one execution: only the first use is a start.
+    first_use: bool
 
 
 def payload_hash(body: CheckoutRequest) -> str:
@@ -55,11 +63,13 @@ async def _claim_row(
     key: uuid.UUID,
     hashed: str,
     user_id: uuid.UUID,
-) -> StripeCheckoutIdempotency:
-    """The key's row: found, or inserted now (a concurrent insert wins and is read back)."""
+) -> tuple[StripeCheckoutIdempotency, bool]:
+    """The key's row, and whether this request inserted it (a concurrent insert wins and is
+    read back)."""
     row = await _find(session, workspace_id, key)
+    inserted = False
     if row is None:
-        await session.execute(
+        claimed = await session.execute(
             insert(StripeCheckoutIdempotency)
             .values(
                 workspace_id=workspace_id,
@@ -70,11 +80,13 @@ async def _claim_row(
                 expires_at=datetime.now(UTC) + timedelta(hours=IDEMPOTENCY_TTL_HOURS),
             )
             .on_conflict_do_nothing(constraint="uq_checkout_idempotency_key")
+            .returning(col(StripeCheckoutIdempotency.id))
         )
+        inserted = claimed.first() is not None
         row = await _find(session, workspace_id, key)
     await session.commit()
     assert row is not None  # inserted or kept by the conflicting insert
-    return row
+    return row, inserted
 
 
 async def claim_key(
@@ -83,16 +95,16 @@ async def claim_key(
     key: uuid.UUID,
     hashed: str,
     user_id: uuid.UUID,
-) -> CheckoutSessionPublic | None:
-    """Bind `key` to the payload `hashed` (committed); the answer already cached under it, or
-    None when the checkout must run. Raises IdempotencyKeyExpired or IdempotencyKeyReused."""
-    row = await _claim_row(session, workspace_id, key, hashed, user_id)
+) -> KeyClaim:
+    """Bind `key` to the payload `hashed` (committed): the answer already cached under it
+    (None when the checkout must run), and whether this request is the key's first use.
+    Raises IdempotencyKeyExpired or IdempotencyKeyReused."""
+    row, first_use = await _claim_row(session, workspace_id, key, hashed, user_id)
     if row.expires_at <= datetime.now(UTC):
         raise IdempotencyKeyExpired(str(key))
     ensure_same_payload(row.request_hash, hashed)
-    if row.response:
-        return CheckoutSessionPublic.model_validate(row.response)
-    return None
+    answer = CheckoutSessionPublic.model_validate(row.response) if row.response else None
+    return KeyClaim(answer, first_use)
 
 
 def ensure_same_payload(bound_hash: str, hashed: str) -> None:

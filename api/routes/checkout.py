@@ -52,14 +52,15 @@ async def create_checkout_session(
 ) -> CheckoutSessionPublic:
     hashed = payload_hash(body)
     try:
-        cached = await run_db(
+        claim = await run_db(
             request, lambda s: claim_key(s, access.workspace_id, key, hashed, access.user_id)
         )
-        if cached is not None:
-            return cached  # a replay of an answer starts nothing: never limited
-        await limit_starts(
-            request, "checkout", access.workspace_id, settings.checkout_starts_per_minute
-        )
+        if claim.answer is not None:
+            return claim.answer  # a replay of an answer starts nothing: never limited
+        if claim.first_use:  # duplicates of a key join its one execution
+            await limit_starts(
+                request, "checkout", access.workspace_id, settings.checkout_starts_per_minute
+            )
         result = await run_workflow(
             temporal,
             CheckoutWorkflow.run,
