@@ -24,6 +24,7 @@ from core.config import Settings, get_settings
 from core.db import create_db_engine, session_factory
 from core.logging import register_secret
 from core.temporal_client import API_RETRY, connect_temporal
+from core.tokens import TokenPolicy, TokenVerifier
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    # Built once: its JWKS cache is shared by every request of this process.
+    app.state.token_verifier = TokenVerifier(TokenPolicy.from_settings(app_settings))
     install_error_handlers(app)
     app.add_middleware(RequestLogContext)
     app.include_router(health.router)

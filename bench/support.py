@@ -19,7 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
 from core.constants import SEARCH_ATTRIBUTES
-from core.temporal_client import DATA_CONVERTER
+from core.payload_keys import PayloadKeys
+from core.temporal_client import data_converter
 from ops.postgres import (
     admin_database,
     fresh_database,
@@ -31,6 +32,9 @@ JWT_SECRET = "bench-" + "x" * 40
 ADMIN_TOKEN = "bench-admin-token"
 # The emulator's secret key: the service's Stripe key and the control routes' bearer token.
 EMULATOR_KEY = "sk_test_emulator"
+# Benchmarks pay for payload encryption as production does.
+BENCH_PAYLOAD_KEYS = PayloadKeys.generate_entry("bench")
+BENCH_DATA_CONVERTER = data_converter(PayloadKeys.parse(BENCH_PAYLOAD_KEYS))
 
 
 @asynccontextmanager
@@ -45,7 +49,7 @@ async def temporal_dev_server() -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=DATA_CONVERTER,
+        data_converter=BENCH_DATA_CONVERTER,
         dev_server_log_level="error",
     )
 
@@ -67,6 +71,7 @@ def bench_settings(
         "temporal_task_queue": "billing-bench",
         "stripe_api_base": emulator_url,
         "stripe_catalog_env": "bench",
+        "temporal_payload_keys": BENCH_PAYLOAD_KEYS,
         "stripe_internal_admin_token": ADMIN_TOKEN,
         # The emulator has no rate limit; real Stripe allows 25/s (test) or 100/s (live).
         "stripe_max_requests_per_second": 1000,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import NoReturn
 
-from core.config import SettingsError, get_settings
+from core.config import StartupError, get_settings
 
 
 def _api(args: argparse.Namespace) -> int:
@@ -53,7 +53,11 @@ def _token(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     token = mint_token(
-        settings.auth_jwt_secret, uuid.UUID(args.user), ttl=timedelta(days=args.days)
+        settings.auth_jwt_secret,
+        uuid.UUID(args.user),
+        ttl=timedelta(days=args.days),
+        audience=settings.auth_jwt_audience,
+        issuer=settings.auth_jwt_issuer,
     )
     sys.stdout.write(token + "\n")
     return 0
@@ -69,7 +73,7 @@ def _setup_temporal(_: argparse.Namespace) -> int:
 
     async def setup() -> list[str]:
         client = await connect_temporal(settings)
-        return await ensure_search_attributes(client, settings.temporal_namespace)
+        return await ensure_search_attributes(client, client.namespace)
 
     added = asyncio.run(setup())
     sys.stdout.write(
@@ -156,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except SettingsError as exc:
+    except StartupError as exc:  # a setting, or Temporal unreachable as configured
         sys.stderr.write(f"billing: {exc}\n")
         return 2
     except KeyboardInterrupt:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import os
 import shutil
 import sys
@@ -27,8 +29,9 @@ from api.main import create_app
 from core.config import Settings
 from core.constants import SEARCH_ATTRIBUTES
 from core.db import create_db_engine, session_factory
+from core.payload_keys import PayloadKeys
 from core.stripe_client import create_stripe_client
-from core.temporal_client import DATA_CONVERTER
+from core.temporal_client import data_converter
 from core.tokens import mint_token
 from ops.postgres import (
     admin_database,
@@ -38,6 +41,12 @@ from ops.processes import free_port
 from worker import build_worker
 
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
+# Every test client and worker encrypts payloads, as production does. A fixed key, so a
+# history re-recorded by the tests can be replayed by them later.
+TEST_PAYLOAD_KEYS = "tests-1:" + base64.b64encode(hashlib.sha256(b"billing tests").digest()).decode(
+    "ascii"
+)
+TEST_DATA_CONVERTER = data_converter(PayloadKeys.parse(TEST_PAYLOAD_KEYS))
 WEBHOOK_SECRET = "whsec_test_secret"
 ADMIN_TOKEN = "test-admin-token-123456"
 # The emulator's secret key: the service's Stripe key and the control routes' bearer token.
@@ -84,7 +93,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_venv_binary("temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         dev_server_log_level="error",
     )
     yield env
@@ -113,6 +122,7 @@ def make_settings(
         "temporal_task_queue": task_queue,
         "stripe_internal_admin_token": ADMIN_TOKEN,
         "stripe_catalog_env": "test",
+        "temporal_payload_keys": TEST_PAYLOAD_KEYS,
         "log_json": False,
     }
     values.update(overrides)

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from core.config import SettingsError, load_settings
+from core.temporal_connection import temporal_connection
 
 REQUIRED = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/billing",
@@ -38,7 +39,9 @@ def test_seed_defaults(env: pytest.MonkeyPatch) -> None:
     assert settings.stripe_catalog_sync_enabled is True
     assert settings.stripe_catalog_sync_cron == "*/15 * * * *"
     assert settings.stripe_internal_admin_token is None
-    assert settings.temporal_namespace == "default"
+    connection = temporal_connection(settings)
+    assert (connection.target_host, connection.namespace) == ("127.0.0.1:7233", "default")
+    assert connection.tls is False
 
 
 @pytest.mark.parametrize("missing", sorted(REQUIRED))
