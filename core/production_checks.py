@@ -79,3 +79,10 @@ def production_refusal(settings: Settings) -> str | None:
     if settings.auth_jwks_url and urlsplit(settings.auth_jwks_url).scheme != "https":
         return "AUTH_JWKS_URL must be an https URL in production"
     return None
+
+
+def codec_bind_refusal(settings: Settings, host: str) -> str | None:
+    """An unauthenticated codec decrypts for anyone who reaches it: loopback only."""
+    if settings.codec_server_auth == "none" and not is_loopback(host):
+        return f"CODEC_SERVER_AUTH=none may only bind a loopback address, not {host}"
+    return None

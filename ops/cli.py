@@ -33,6 +33,30 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _codec_server(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from core.logging import configure_logging, register_secret
+    from core.production_checks import codec_bind_refusal
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    for secret in settings.secret_values():
+        register_secret(secret)
+    host = args.host or settings.codec_server_host
+    if refusal := codec_bind_refusal(settings, host):
+        raise StartupError(refusal)
+    uvicorn.run(
+        "api.codec_app:create_codec_app",
+        factory=True,
+        host=host,
+        port=args.port or settings.codec_server_port,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
 def _worker(_: argparse.Namespace) -> int:
     import worker
 
@@ -132,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(handler=_api)
 
     commands.add_parser("worker", help="run a Temporal worker").set_defaults(handler=_worker)
+
+    codec = commands.add_parser(
+        "codec-server", help="serve /encode and /decode for the Temporal UI and CLI"
+    )
+    codec.add_argument("--host", default=None, help="default: CODEC_SERVER_HOST")
+    codec.add_argument("--port", type=int, default=None, help="default: CODEC_SERVER_PORT")
+    codec.set_defaults(handler=_codec_server)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
