@@ -39,6 +39,9 @@ class TokenPolicy:
     max_age_seconds: int | None = None
     jwks_url: str | None = None
     jwks_cache_seconds: int = 300
+    # An unknown `kid` refetches the JWKS at most this often, so junk tokens cannot make
+    # every request a fetch from the provider.
+    jwks_refresh_cooldown_seconds: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenPolicy:
@@ -66,6 +69,7 @@ class TokenVerifier:
                 lifespan=policy.jwks_cache_seconds,
                 cache_keys=True,
                 timeout=JWKS_TIMEOUT_SECONDS,
+                cooldown_duration=policy.jwks_refresh_cooldown_seconds,
             )
             if policy.jwks_url
             else None

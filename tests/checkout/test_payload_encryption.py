@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from api.codec_app import create_codec_app
+from core.config import Settings
 from core.constants import checkout_workflow_id, portal_workflow_id
 from core.payload_keys import PayloadKeys
 from core.temporal_client import DATA_CONVERTER, data_converter
 from tests.checkout.conftest import Billing
-from tests.conftest import TEST_PAYLOAD_KEYS
+from tests.conftest import ADMIN_TOKEN, TEST_PAYLOAD_KEYS
 from worker import workflow_runner
 from workflows.portal import PortalWorkflow
 
@@ -63,6 +68,29 @@ async def test_portal_history_holds_no_url_or_customer_in_clear(
     # The keys read it back: the same history, decoded, is the portal answer.
     handle = temporal_env.client.get_workflow_handle(history.workflow_id)
     assert (await handle.result())["url"] == url
+
+
+async def test_the_codec_endpoint_shows_an_operator_the_portal_answer(
+    billing: Billing, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    history, url, customer = await _portal_history(billing, temporal_env)
+    completed = next(
+        e.workflow_execution_completed_event_attributes
+        for e in history.events
+        if e.HasField("workflow_execution_completed_event_attributes")
+    )
+    body = json_format.MessageToDict(completed.result)  # what the UI posts to /decode
+    transport = httpx.ASGITransport(app=create_codec_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://codec.test") as http:
+        refused = await http.post("/decode", json=body)
+        shown = await http.post(
+            "/decode", json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+    assert refused.status_code == 401
+    assert shown.status_code == 200
+    [decoded] = json_format.ParseDict(shown.json(), Payloads()).payloads
+    assert decoded.metadata["encoding"] == b"json/plain"
+    assert url.encode() in decoded.data and customer.encode() in decoded.data
 
 
 async def test_checkout_history_holds_no_checkout_url_in_clear(
