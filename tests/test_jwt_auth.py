@@ -140,7 +140,7 @@ def _unpublished(idp: IdentityProvider) -> str:
 
 def _none_alg() -> str:
     claims = {"sub": str(USER), "aud": AUDIENCE, "iss": ISSUER, "exp": int(time.time()) + 60}
-    return jwt.encode(claims, None, algorithm="none")
+    return jwt.encode(claims, "", algorithm="none")
 
 
 def _hs256_with_public_key(idp: IdentityProvider) -> str:
