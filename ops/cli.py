@@ -68,7 +68,9 @@ def _migrate(args: argparse.Namespace) -> int:
     from ops import migrate
 
     settings = get_settings()
-    migrate.upgrade(settings.database_url, args.revision)
+    # Schema changes run as the migration role; the service's own role only reads and writes.
+    url = settings.migration_database_url or settings.database_url
+    migrate.upgrade(url, args.revision, billing_env=settings.billing_env)
     return 0
 
 
