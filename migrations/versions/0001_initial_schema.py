@@ -18,6 +18,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _stamp(name: str) -> sa.Column[object]:
+    """A `timestamptz NOT NULL DEFAULT now()` column."""
+    return sa.Column(name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False)
+
+
 # The main application owns these; this service reads them and writes `workspaces.plan`.
 MAIN_APPLICATION_COLUMNS = {
     "workspaces": ("id", "name", "plan"),
@@ -62,12 +67,7 @@ def _main_application_tables() -> None:
             sa.Column("name", sa.String(), server_default=sa.text("''"), nullable=False),
             sa.Column("plan", sa.String(), server_default=sa.text("'free'"), nullable=False),
             sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-            sa.Column(
-                "created_at",
-                sa.DateTime(timezone=True),
-                server_default=sa.text("now()"),
-                nullable=False,
-            ),
+            _stamp("created_at"),
             sa.PrimaryKeyConstraint("id"),
         )
     if "workspace_members" in absent:
@@ -93,12 +93,7 @@ def upgrade() -> None:
         "billing_cursors",
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("value", sa.String(), nullable=False),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("updated_at"),
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
@@ -140,12 +135,7 @@ def upgrade() -> None:
         sa.Column("stripe_created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("workspace_id", sa.Uuid(), nullable=True),
         sa.Column("stripe_object_id", sa.String(), nullable=True),
-        sa.Column(
-            "received_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("received_at"),
         sa.Column("processing_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
@@ -179,12 +169,7 @@ def upgrade() -> None:
         sa.Column("new_stripe_customer_id", sa.String(), nullable=True),
         sa.Column("reason", sa.String(), nullable=True),
         sa.Column("stripe_event_id", sa.String(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("created_at"),
         sa.CheckConstraint(
             "event_type IN ('validated', 'invalidated', 'recreated', 'webhook_deleted')",
             name="ck_customer_events_type",
@@ -210,12 +195,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(), nullable=True),
         sa.Column("stripe_subscription_id", sa.String(), nullable=True),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("created_at"),
         sa.Column("finalized_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reconcile_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
@@ -250,12 +230,7 @@ def upgrade() -> None:
             server_default=sa.text("'{}'::jsonb"),
             nullable=False,
         ),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("created_at"),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -285,18 +260,8 @@ def upgrade() -> None:
         sa.Column("canceled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_event_created", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_stripe_event_id", sa.String(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("created_at"),
+        _stamp("updated_at"),
         sa.CheckConstraint(
             "status IN ('trialing', 'active', 'past_due', 'unpaid', 'paused', 'canceled', 'incomplete', 'incomplete_expired')",
             name="ck_subscriptions_status",
@@ -331,18 +296,8 @@ def upgrade() -> None:
         "workspace_billing_customers",
         sa.Column("workspace_id", sa.Uuid(), nullable=False),
         sa.Column("stripe_customer_id", sa.String(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("created_at"),
+        _stamp("updated_at"),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("workspace_id"),
         sa.UniqueConstraint("stripe_customer_id"),
@@ -356,12 +311,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("current_period_start", sa.DateTime(timezone=True), nullable=True),
         sa.Column("current_period_end", sa.DateTime(timezone=True), nullable=True),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("updated_at"),
         sa.ForeignKeyConstraint(["subscription_id"], ["subscriptions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint(
@@ -379,12 +329,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("source_subscription_id", sa.Uuid(), nullable=True),
-        sa.Column(
-            "granted_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        _stamp("granted_at"),
         sa.ForeignKeyConstraint(
             ["source_subscription_id"], ["subscriptions.id"], ondelete="SET NULL"
         ),
