@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import ApiError
-from core.tokens import InvalidToken, user_id_from_token
+from core.tokens import InvalidToken, TokenCheckUnavailable, TokenVerifier
 from models.vocabulary import ErrorCode
 from models.workspace import Workspace, WorkspaceMember
 
@@ -23,14 +23,19 @@ class WorkspaceAccess:
     role: str
 
 
-def authenticate(token: str | None, secret: str) -> uuid.UUID:
+def authenticate(token: str | None, verifier: TokenVerifier) -> uuid.UUID:
     """The user id of a bearer token (None when the request carried no bearer token)."""
     if not token:
         raise ApiError(
             401, ErrorCode.UNAUTHENTICATED, "a bearer token is required", BEARER_CHALLENGE
         )
     try:
-        return user_id_from_token(secret, token)
+        return verifier.user_id(token)
+    except TokenCheckUnavailable:
+        # The provider's keys are unreachable: the caller may well be valid, so not a 401.
+        raise ApiError(
+            503, ErrorCode.BILLING_UNAVAILABLE, "sign-in cannot be checked right now"
+        ) from None
     except InvalidToken:
         raise ApiError(
             401,

@@ -16,12 +16,14 @@ from api.auth import BEARER_CHALLENGE, WorkspaceAccess, authenticate, workspace_
 from api.db import run_db
 from api.errors import ApiError
 from core.config import Settings
+from core.tokens import TokenVerifier
 from models.vocabulary import BILLING_MANAGER_ROLES, ErrorCode, Role
 
 # auto_error=False: a missing or non-bearer header reaches us as None, so the answer stays
 # the contract's 401 UNAUTHENTICATED body rather than FastAPI's own error.
 user_bearer = HTTPBearer(
-    auto_error=False, description="A user's JWT (HS256, `sub` = user id), for workspace routes."
+    auto_error=False,
+    description="A user's JWT (HS256, or RS256/ES256 of the identity provider; `sub` = user id).",
 )
 admin_bearer = HTTPBearer(
     scheme_name="AdminToken",
@@ -54,12 +56,18 @@ def get_temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
+def get_token_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
 def current_user(
-    settings: SettingsDep,
+    verifier: Annotated[TokenVerifier, Depends(get_token_verifier)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(user_bearer)],
 ) -> uuid.UUID:
+    # A plain def: FastAPI runs it on a worker thread, where a JWKS cache miss may block.
     token = credentials.credentials if credentials else None
-    return authenticate(token, settings.auth_jwt_secret)
+    return authenticate(token, verifier)
 
 
 CurrentUser = Annotated[uuid.UUID, Depends(current_user)]

@@ -27,6 +27,7 @@ from core.config import Settings, get_settings
 from core.db import create_db_engine, session_factory
 from core.logging import register_secret
 from core.temporal_client import API_RETRY, connect_temporal
+from core.tokens import TokenPolicy, TokenVerifier
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    # Built once: its JWKS cache is shared by every request of this process.
+    app.state.token_verifier = TokenVerifier(TokenPolicy.from_settings(app_settings))
     install_error_handlers(app)
     app.add_middleware(RequestLogContext)
     app.include_router(health.router)

@@ -19,7 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
 from core.constants import SEARCH_ATTRIBUTES
-from core.temporal_client import DATA_CONVERTER
+from core.payload_keys import PayloadKeys
+from core.temporal_client import data_converter
 from ops.postgres import (
     admin_database,
     fresh_database,
@@ -29,6 +30,11 @@ from ops.processes import free_port
 SECRET = "whsec_bench_secret"
 JWT_SECRET = "bench-" + "x" * 40
 ADMIN_TOKEN = "bench-admin-token"
+# The emulator's secret key: the service's Stripe key and the control routes' bearer token.
+EMULATOR_KEY = "sk_test_emulator"
+# Benchmarks pay for payload encryption as production does.
+BENCH_PAYLOAD_KEYS = PayloadKeys.generate_entry("bench")
+BENCH_DATA_CONVERTER = data_converter(PayloadKeys.parse(BENCH_PAYLOAD_KEYS))
 
 
 @asynccontextmanager
@@ -43,7 +49,7 @@ async def temporal_dev_server() -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=DATA_CONVERTER,
+        data_converter=BENCH_DATA_CONVERTER,
         dev_server_log_level="error",
     )
 
@@ -55,7 +61,7 @@ def bench_settings(
         "billing_env": "test",
         "database_url": database_url,
         "auth_jwt_secret": JWT_SECRET,
-        "stripe_secret_key": "sk_test_emulator",
+        "stripe_secret_key": EMULATOR_KEY,
         "stripe_webhook_signing_secret": SECRET,
         "checkout_success_url": "http://app.test/ok?session_id={CHECKOUT_SESSION_ID}",
         "checkout_cancel_url": "http://app.test/cancel",
@@ -65,6 +71,7 @@ def bench_settings(
         "temporal_task_queue": "billing-bench",
         "stripe_api_base": emulator_url,
         "stripe_catalog_env": "bench",
+        "temporal_payload_keys": BENCH_PAYLOAD_KEYS,
         "stripe_internal_admin_token": ADMIN_TOKEN,
         # The emulator has no rate limit; real Stripe allows 25/s (test) or 100/s (live).
         "stripe_max_requests_per_second": 1000,
@@ -128,6 +135,8 @@ async def emulator_process() -> AsyncIterator[str]:
         "{port}",
         "--webhook-secret",
         SECRET,
+        "--secret-key",
+        EMULATOR_KEY,
         "--seed-catalog",
         "bench",
     ]

@@ -31,6 +31,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.support import (
+    EMULATOR_KEY,
     SECRET,
     RawHttp,
     bench_settings,
@@ -80,7 +81,7 @@ class Catalog:
     def __init__(self, emulator_url: str, database_url: str) -> None:
         self.http = httpx.AsyncClient(
             base_url=emulator_url, timeout=30,
-            headers={"Authorization": "Bearer sk_test_bench"},
+            headers={"Authorization": f"Bearer {EMULATOR_KEY}"},
         )
         self.database_url = database_url
 

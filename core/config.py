@@ -8,10 +8,15 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_MARKERS = ("changeme", "change-me", "placeholder", "xxx", "dev-secret")
+from core.payload_keys import PayloadKeys
+from core.production_checks import production_refusal
 
 
-class SettingsError(RuntimeError):
+class StartupError(RuntimeError):
+    """The process cannot start as configured; the message is one line that says why."""
+
+
+class SettingsError(StartupError):
     """A setting is missing or invalid; the message is one line naming it."""
 
 
@@ -32,12 +37,36 @@ class Settings(BaseSettings):
     billing_portal_return_url: str
     contact_sales_url: str
 
-    # Temporal and Stripe wiring (DESIGN.md).
-    temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
+    # Temporal connection: temporalio.envconfig's own variable names, resolved by
+    # core/temporal_connection.py over the TOML profile of TEMPORAL_CONFIG_FILE (these win);
+    # unset means "the profile's value", then 127.0.0.1:7233 / default / plain TCP.
+    temporal_address: str | None = None
+    temporal_namespace: str | None = None
+    temporal_api_key: str | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_server_ca_cert_path: str | None = None
+    temporal_tls_client_cert_path: str | None = None
+    temporal_tls_client_key_path: str | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_profile: str | None = None
+    temporal_config_file: str | None = None
     temporal_task_queue: str = "billing"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # Payload encryption (AES-256-GCM): `id:base64key` pairs, newest first; the first
+    # encrypts, every one decrypts. Production refuses to run without unless told to.
+    temporal_payload_keys: str | None = None
+    temporal_allow_plaintext_payloads: bool = False
+    # The codec endpoint the Temporal UI and CLI decode payloads through (`billing
+    # codec-server`): never on the API port; `none` auth only off production on loopback.
+    codec_server_host: str = "127.0.0.1"
+    codec_server_port: int = Field(default=8081, ge=1, le=65535)
+    codec_server_auth: Literal["required", "none"] = "required"
+    codec_server_cors_origins: str | None = None  # comma-separated; default: TEMPORAL_UI_URL
+    codec_server_jwt_audience: str | None = None  # the UI's OIDC tokens (via AUTH_JWKS_URL)
+
     stripe_api_base: str = "https://api.stripe.com"
+    # A proxy or anything but Stripe over https is refused in production unless allowed.
+    stripe_api_base_allow_custom: bool = False
     # One budget for every worker together (a token bucket in PostgreSQL): this rate, and
     # bursts of up to `stripe_max_burst` requests after a quiet spell.
     stripe_max_requests_per_second: float = Field(default=20.0, gt=0)
@@ -97,33 +126,64 @@ class Settings(BaseSettings):
     # Development only: the stack file `billing dev` writes, whose demo owner token the dev
     # page at `/` offers for sign-in.
     billing_dev_stack_file: str | None = None
+    # In production the API's /metrics answers only this bearer token (404 when unset).
+    metrics_token: str | None = None
+    # Schema changes run as this role (`billing migrate`); the service's own role only
+    # reads and writes rows. Unset: DATABASE_URL.
+    migration_database_url: str | None = None
+
+    # Bearer tokens: the HS256 secret, and RS256/ES256 from an identity provider's JWKS.
+    auth_jwt_audience: str | None = None
+    auth_jwt_issuer: str | None = None
+    auth_jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    auth_jwt_max_age_seconds: int | None = Field(default=None, gt=0)
+    auth_jwks_url: str | None = None
+    auth_jwks_cache_seconds: int = Field(default=300, gt=0)
 
     @field_validator(
         "stripe_internal_admin_token",
         "stripe_billing_portal_configuration_id",
         "temporal_sdk_metrics_address",
         "billing_dev_stack_file",
+        "temporal_address",
+        "temporal_namespace",
+        "temporal_api_key",
+        "temporal_tls_server_ca_cert_path",
+        "temporal_tls_client_cert_path",
+        "temporal_tls_client_key_path",
+        "temporal_tls_server_name",
+        "temporal_profile",
+        "temporal_config_file",
+        "temporal_payload_keys",
+        "codec_server_cors_origins",
+        "codec_server_jwt_audience",
+        "metrics_token",
+        "migration_database_url",
+        "auth_jwt_audience",
+        "auth_jwt_issuer",
+        "auth_jwks_url",
     )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("temporal_payload_keys")
+    @classmethod
+    def _valid_payload_keys(cls, value: str | None) -> str | None:
+        if value is not None:
+            PayloadKeys.parse(value)  # raises ValueError naming what is wrong
+        return value
+
+    @property
+    def payload_keys(self) -> PayloadKeys | None:
+        return PayloadKeys.parse(self.temporal_payload_keys) if self.temporal_payload_keys else None
+
     @model_validator(mode="after")
-    def _refuse_placeholders_in_production(self) -> Settings:
-        if self.billing_env != "production":
-            return self
-        secrets = {
-            "AUTH_JWT_SECRET": self.auth_jwt_secret,
-            "STRIPE_SECRET_KEY": self.stripe_secret_key,
-            "STRIPE_WEBHOOK_SIGNING_SECRET": self.stripe_webhook_signing_secret,
-            "STRIPE_INTERNAL_ADMIN_TOKEN": self.stripe_internal_admin_token or "",
-        }
-        for name, value in secrets.items():
-            lowered = value.lower()
-            if any(marker in lowered for marker in PLACEHOLDER_MARKERS):
-                raise ValueError(f"{name} looks like a placeholder; set a real secret")
-        if len(self.auth_jwt_secret) < 32:
-            raise ValueError("AUTH_JWT_SECRET must be at least 32 characters in production")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.billing_env == "production":
+            refusal = production_refusal(self)
+            if refusal:
+                raise ValueError(refusal)
         return self
 
     def secret_values(self) -> list[str]:
@@ -133,6 +193,9 @@ class Settings(BaseSettings):
             self.stripe_webhook_signing_secret,
             self.auth_jwt_secret,
             self.stripe_internal_admin_token,
+            self.temporal_api_key,
+            self.metrics_token,
+            *(entry.partition(":")[2] for entry in (self.temporal_payload_keys or "").split(",")),
         )
         return [value for value in values if value]
 
@@ -156,6 +219,8 @@ def load_settings() -> Settings:
 
 def describe_settings_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
+    if not first["loc"]:  # a refusal that weighs several settings names them itself
+        return str(first["msg"]).removeprefix("Value error, ")
     name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     if first["type"] == "missing":
         return f"missing required setting: {name}"

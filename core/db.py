@@ -54,12 +54,14 @@ def create_db_engine(
         # No pre-ping: it costs a round trip per checkout on the webhook hot path; a dropped
         # connection is invalidated on its first error and the caller retries (Stripe, Temporal).
         pool_recycle=1800,
+        # An error's text never carries the statement's values (customer ids, emails).
+        hide_parameters=True,
     )
 
 
 def create_sync_engine(database_url: str) -> Engine:
     """A pool-less engine for one-shot work (migrations, CLI commands)."""
-    return create_engine(sqlalchemy_url(database_url), poolclass=NullPool)
+    return create_engine(sqlalchemy_url(database_url), poolclass=NullPool, hide_parameters=True)
 
 
 async def ping(engine: AsyncEngine) -> None:

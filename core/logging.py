@@ -23,6 +23,9 @@ SECRET_PATTERNS = (
     re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),
 )
+# PostgreSQL's DETAIL line quotes the values of the failing row or key, i.e. the statement's
+# parameters; it ends at a newline, or at its escape inside a JSON line.
+SQL_DETAIL = re.compile(r"DETAIL:(?:(?!\\n)[^\n])*")
 _extra_secrets: set[str] = set()
 # Fields bound for the current request or task (e.g. request_id, workspace_id).
 _bound: ContextVar[dict[str, str] | None] = ContextVar("billing_log_context", default=None)
@@ -72,7 +75,7 @@ def scrub(text: str) -> str:
         text = text.replace(secret, "[REDACTED]")
     for pattern in SECRET_PATTERNS:
         text = pattern.sub("[REDACTED]", text)
-    return text
+    return SQL_DETAIL.sub("DETAIL: [REDACTED]", text)
 
 
 class JsonFormatter(logging.Formatter):

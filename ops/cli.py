@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import NoReturn
 
-from core.config import SettingsError, get_settings
+from core.config import StartupError, get_settings
 
 
 def _api(args: argparse.Namespace) -> int:
@@ -33,6 +33,30 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _codec_server(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from core.logging import configure_logging, register_secret
+    from core.production_checks import codec_bind_refusal
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    for secret in settings.secret_values():
+        register_secret(secret)
+    host = args.host or settings.codec_server_host
+    if refusal := codec_bind_refusal(settings, host):
+        raise StartupError(refusal)
+    uvicorn.run(
+        "api.codec_app:create_codec_app",
+        factory=True,
+        host=host,
+        port=args.port or settings.codec_server_port,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
 def _worker(_: argparse.Namespace) -> int:
     import worker
 
@@ -44,7 +68,9 @@ def _migrate(args: argparse.Namespace) -> int:
     from ops import migrate
 
     settings = get_settings()
-    migrate.upgrade(settings.database_url, args.revision)
+    # Schema changes run as the migration role; the service's own role only reads and writes.
+    url = settings.migration_database_url or settings.database_url
+    migrate.upgrade(url, args.revision, billing_env=settings.billing_env)
     return 0
 
 
@@ -53,7 +79,11 @@ def _token(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     token = mint_token(
-        settings.auth_jwt_secret, uuid.UUID(args.user), ttl=timedelta(days=args.days)
+        settings.auth_jwt_secret,
+        uuid.UUID(args.user),
+        ttl=timedelta(days=args.days),
+        audience=settings.auth_jwt_audience,
+        issuer=settings.auth_jwt_issuer,
     )
     sys.stdout.write(token + "\n")
     return 0
@@ -69,7 +99,7 @@ def _setup_temporal(_: argparse.Namespace) -> int:
 
     async def setup() -> list[str]:
         client = await connect_temporal(settings)
-        return await ensure_search_attributes(client, settings.temporal_namespace)
+        return await ensure_search_attributes(client, client.namespace)
 
     added = asyncio.run(setup())
     sys.stdout.write(
@@ -135,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("worker", help="run a Temporal worker").set_defaults(handler=_worker)
 
+    codec = commands.add_parser(
+        "codec-server", help="serve /encode and /decode for the Temporal UI and CLI"
+    )
+    codec.add_argument("--host", default=None, help="default: CODEC_SERVER_HOST")
+    codec.add_argument("--port", type=int, default=None, help="default: CODEC_SERVER_PORT")
+    codec.set_defaults(handler=_codec_server)
+
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
     migrate.set_defaults(handler=_migrate)
@@ -162,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except SettingsError as exc:
+    except StartupError as exc:  # a setting, or Temporal unreachable as configured
         sys.stderr.write(f"billing: {exc}\n")
         return 2
     except KeyboardInterrupt:

@@ -22,7 +22,6 @@ from core.tokens import mint_token
 from ops import migrate
 from ops.demo_seed import seed_demo_workspaces
 from ops.devconfig import (
-    EMULATOR_SECRET_KEY,
     EMULATOR_STATE,
     STACK_FILE,
     Ports,
@@ -32,6 +31,7 @@ from ops.devconfig import (
     reset_files,
     service_env,
     temporal_argv,
+    uses_emulator,
 )
 from ops.devlock import DevLock, StackAlreadyRunning
 from ops.processes import ProcessGroup, http_ok, tcp_open, wait_until
@@ -73,7 +73,8 @@ def _announce(stack: dict[str, Any], stack_file: Path) -> None:
     lines = [
         f"\nBilling stack is up — open {stack['page_url']} (Ctrl-C stops everything)",
         f"  API docs     {stack['api_url']}/docs",
-        f"  Temporal UI  {stack['temporal_ui_url']}",
+        f"  Temporal UI  {stack['temporal_ui_url']} (payloads encrypted in the history,"
+        f" decoded for you by the codec server {stack['codec_url']})",
         f"  Stripe       {stack['emulator_url'] or 'live Stripe API'}",
         "  Demo workspaces (the demo owner belongs to each):",
         *(f"    {w['state']:<9} {w['id']}  {w['name']}" for w in stack["demo_workspaces"]),
@@ -120,9 +121,10 @@ def run_dev_stack(data_dir_name: str, *, reset: bool = False) -> int:
             return "billing dev (stop requested)" if stop.is_set() else group.first_exited()
 
         start("temporal", temporal_argv(data_dir, ports))
-        uses_emulator = env["STRIPE_SECRET_KEY"] == EMULATOR_SECRET_KEY
-        if uses_emulator:
+        emulated = uses_emulator(env, values)
+        if emulated:
             start("stripe-emulator", emulator_argv(data_dir, ports, env))
+        start("codec-server", [sys.executable, "-m", "ops.cli", "codec-server"])
         wait_until(tcp_open(ports.temporal), "Temporal", timeout=90, gone=gone)
         start("worker", [sys.executable, "-m", "ops.cli", "worker"])
         start("api", [sys.executable, "-m", "ops.cli", "api", "--port", str(ports.api)])
@@ -132,7 +134,7 @@ def run_dev_stack(data_dir_name: str, *, reset: bool = False) -> int:
         client = stripe.StripeClient(
             env["STRIPE_SECRET_KEY"], base_addresses={"api": base} if base else None
         )
-        emulator_url = f"http://127.0.0.1:{ports.emulator}" if uses_emulator else None
+        emulator_url = f"http://127.0.0.1:{ports.emulator}" if emulated else None
         workspaces = seed_demo_workspaces(
             database_url,
             values,
@@ -147,9 +149,10 @@ def run_dev_stack(data_dir_name: str, *, reset: bool = False) -> int:
             "page_url": f"{api_url}/",
             "api_url": api_url,
             "emulator_url": emulator_url,
-            "emulator_state_file": str(data_dir / EMULATOR_STATE) if uses_emulator else None,
+            "emulator_state_file": str(data_dir / EMULATOR_STATE) if emulated else None,
             "temporal_address": env["TEMPORAL_ADDRESS"],
             "temporal_ui_url": env["TEMPORAL_UI_URL"],
+            "codec_url": f"http://127.0.0.1:{ports.codec}",
             "database_url": database_url,
             "stripe_secret_key": env["STRIPE_SECRET_KEY"],
             "webhook_secret": env["STRIPE_WEBHOOK_SIGNING_SECRET"],

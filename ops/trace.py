@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from core.config import Settings
+from core.temporal_connection import namespace_of
 from ledger import events as ledger
 from models.trace_payloads import TraceStep, WorkspaceTrace
 
@@ -51,8 +52,12 @@ class WorkspaceNotFound(LookupError):
     """The workspace does not exist."""
 
 
+def _ui_base(settings: Settings) -> str:
+    return f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{namespace_of(settings)}"
+
+
 def workflow_link(settings: Settings, workflow_id: str, run_id: str | None) -> str:
-    base = f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+    base = _ui_base(settings)
     return f"{base}/workflows/{quote(workflow_id, safe=':')}/{run_id or ''}".rstrip("/")
 
 
@@ -268,7 +273,7 @@ async def build_trace(
             temporal_error = f"temporal visibility unavailable: {type(exc).__name__}"
     now = datetime.now(UTC)
     steps.add(now, "plan", f"current plan: {workspace.plan}", plan=workspace.plan)
-    base = f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+    base = _ui_base(settings)
     return WorkspaceTrace(
         workspace_id=str(workspace_id),
         workspace_name=workspace.name,

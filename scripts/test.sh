@@ -17,7 +17,7 @@ if [ "${1:-}" = "--slow" ]; then
     fi
   fi
 fi
-bash scripts/bootstrap.sh
+BILLING_EXTRAS=local,dev bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/mypy .
 exec .venv/bin/pytest "$@"

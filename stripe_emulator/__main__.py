@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 import uvicorn
 
 from . import create_app
-from .config import DEFAULT_WEBHOOK_SECRET, EmulatorConfig
+from .config import DEFAULT_SECRET_KEY, DEFAULT_WEBHOOK_SECRET, EmulatorConfig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,6 +25,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ENV",
         default=None,
         help="create the pro/business catalog with lookup keys for ENV",
+    )
+    parser.add_argument(
+        "--secret-key",
+        default=os.environ.get("STRIPE_EMULATOR_SECRET_KEY", DEFAULT_SECRET_KEY),
+        help="the key control routes require as a bearer token (env STRIPE_EMULATOR_SECRET_KEY)",
     )
     parser.add_argument("--retry-base-delay", type=float, default=1.0)
     parser.add_argument("--delivery-concurrency", type=int, default=4)
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         retry_base_delay=args.retry_base_delay,
         delivery_concurrency=args.delivery_concurrency,
         public_url=args.public_url,
+        secret_key=args.secret_key,
     )
     app = create_app(config, seed_env=args.seed_catalog, state_file=args.state_file)
     uvicorn.run(

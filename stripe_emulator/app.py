@@ -10,6 +10,7 @@ import logging
 from importlib import resources
 from typing import Any
 
+from . import control
 from .api_faults import fault_error
 from .core import Emulator
 from .errors import StripeError
@@ -136,6 +137,9 @@ class EmulatorApp:
             version = asked if asked is not None and known else self.emu.config.api_version
             response.headers.append(("stripe-version", version))
             return response
+        refused = control.refusal(path, method, headers, self.emu.config.secret_key)
+        if refused is not None:
+            return refused
         for r in self.other_routes:
             match = r.pattern.match(path)
             if match and r.method == method:

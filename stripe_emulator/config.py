@@ -14,6 +14,10 @@ DEFAULT_API_VERSION = SDK_API_VERSION
 # Shown by `GET /_emulator/config` but fixed: the versions whose shapes the emulator serves.
 READ_ONLY: dict[str, Any] = {"known_api_versions": list(KNOWN_API_VERSIONS)}
 DEFAULT_WEBHOOK_SECRET = "whsec_emulator_test_secret"
+# The key control routes demand as a bearer token; `billing dev` passes a random one.
+DEFAULT_SECRET_KEY = "sk_test_emulator"
+# Never shown by, nor changed through, `/_emulator/config`.
+PRIVATE = frozenset({"secret_key"})
 
 
 @dataclass
@@ -35,10 +39,11 @@ class EmulatorConfig:
     # Base of hosted page URLs; by default taken from the Host header of the API call.
     public_url: str | None = None
     idempotency_ttl: float = 24 * 3600.0
+    secret_key: str = DEFAULT_SECRET_KEY
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply known keys; return the names it did not know."""
-        names = {f.name for f in dataclasses.fields(self)}
+        names = {f.name for f in dataclasses.fields(self)} - PRIVATE
         unknown = [k for k in changes if k not in names]
         for key, value in changes.items():
             if key in names:
@@ -46,4 +51,5 @@ class EmulatorConfig:
         return unknown
 
     def public(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), **{k: list(v) for k, v in READ_ONLY.items()}}
+        shown = {k: v for k, v in dataclasses.asdict(self).items() if k not in PRIVATE}
+        return {**shown, **{k: list(v) for k, v in READ_ONLY.items()}}

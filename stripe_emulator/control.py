@@ -1,7 +1,8 @@
-"""Control routes under `/_emulator/` (not Stripe's, no auth) for tests, demo and pages."""
+"""Control routes under `/_emulator/` (not Stripe's) for tests, the demo and operators."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from . import checkout_flow, lifecycle, versions
@@ -9,7 +10,32 @@ from .config import READ_ONLY
 from .errors import StripeError, invalid_param
 from .seed import seed_catalog
 from .store import Obj
-from .web import Ctx, Route, route
+from .web import Ctx, Response, Route, route
+
+CONTROL_PREFIX = "/_emulator/"
+# Liveness stays open so a supervisor can wait for the port without holding the key.
+OPEN_PATHS = frozenset({"/_emulator/health"})
+
+
+def refusal(path: str, method: str, headers: dict[str, str], secret_key: str) -> Response | None:
+    """Why a control request is refused, or None: the emulator's secret key as a bearer
+    token, and JSON bodies only — so no web page can drive the emulator with a form post
+    (a cross-origin request cannot add either header without a CORS grant we never give)."""
+    if not path.startswith(CONTROL_PREFIX) or path in OPEN_PATHS:
+        return None
+    scheme, _, presented = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), secret_key.encode()
+    ):
+        return _refused(401, "control routes need the emulator's secret key as a bearer token")
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if method == "POST" and ctype != "application/json":
+        return _refused(415, "control routes take JSON bodies (Content-Type: application/json)")
+    return None
+
+
+def _refused(status: int, message: str) -> Response:
+    return Response.json(status, {"error": {"type": "invalid_request_error", "message": message}})
 
 
 def _bool(body: dict[str, Any], name: str) -> bool | None:

@@ -42,15 +42,16 @@ class EmulatorServer:
         webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
         seed_catalog: str | None = None,
         port: int | None = None,
+        secret_key: str = API_KEY,
         **config: Any,
     ) -> None:
         self.config = EmulatorConfig(
-            webhook_url=webhook_url, webhook_secret=webhook_secret, **config
+            webhook_url=webhook_url, webhook_secret=webhook_secret, secret_key=secret_key, **config
         )
         self.seed_env = seed_catalog
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.api_key = API_KEY
+        self.api_key = secret_key
         self.app: EmulatorApp = create_app(self.config, seed_env=seed_catalog)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -138,10 +139,18 @@ class EmulatorServer:
 
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), self._loop))
 
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """What every control route demands: the secret key as a bearer token."""
+        return {"Authorization": f"Bearer {self.config.secret_key}"}
+
     async def control(self, method: str, path: str, json: Any = None) -> Any:
         """Call a `/_emulator/...` route over HTTP and return its JSON (raises on 4xx/5xx)."""
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
-            resp = await client.request(method, path, json=json)
+        body = {} if json is None and method == "POST" else json
+        async with httpx.AsyncClient(
+            base_url=self.url, timeout=10, headers=self.control_headers
+        ) as client:
+            resp = await client.request(method, path, json=body)
         resp.raise_for_status()
         return resp.json()
 

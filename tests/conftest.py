@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import os
 import shutil
 import sys
@@ -27,8 +29,9 @@ from api.main import create_app
 from core.config import Settings
 from core.constants import SEARCH_ATTRIBUTES
 from core.db import create_db_engine, session_factory
+from core.payload_keys import PayloadKeys
 from core.stripe_client import create_stripe_client
-from core.temporal_client import DATA_CONVERTER
+from core.temporal_client import data_converter
 from core.tokens import mint_token
 from ops.postgres import (
     admin_database,
@@ -52,8 +55,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
+# Every test client and worker encrypts payloads, as production does. A fixed key, so a
+# history re-recorded by the tests can be replayed by them later.
+TEST_PAYLOAD_KEYS = "tests-1:" + base64.b64encode(hashlib.sha256(b"billing tests").digest()).decode(
+    "ascii"
+)
+TEST_DATA_CONVERTER = data_converter(PayloadKeys.parse(TEST_PAYLOAD_KEYS))
 WEBHOOK_SECRET = "whsec_test_secret"
 ADMIN_TOKEN = "test-admin-token-123456"
+# The emulator's secret key: the service's Stripe key and the control routes' bearer token.
+EMULATOR_KEY = "sk_test_emulator"
+EMULATOR_HEADERS = {"Authorization": f"Bearer {EMULATOR_KEY}"}
 
 
 def _venv_binary(name: str) -> str:
@@ -95,7 +107,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_venv_binary("temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         dev_server_log_level="error",
     )
     yield env
@@ -114,7 +126,7 @@ def make_settings(
         "billing_env": "test",
         "database_url": database_url,
         "auth_jwt_secret": JWT_SECRET,
-        "stripe_secret_key": "sk_test_emulator",
+        "stripe_secret_key": EMULATOR_KEY,
         "stripe_webhook_signing_secret": WEBHOOK_SECRET,
         "checkout_success_url": "http://app.test/billing/success?session_id={CHECKOUT_SESSION_ID}",
         "checkout_cancel_url": "http://app.test/billing/cancel",
@@ -124,6 +136,7 @@ def make_settings(
         "temporal_task_queue": task_queue,
         "stripe_internal_admin_token": ADMIN_TOKEN,
         "stripe_catalog_env": "test",
+        "temporal_payload_keys": TEST_PAYLOAD_KEYS,
         "log_json": False,
     }
     values.update(overrides)
@@ -174,7 +187,7 @@ async def emulator_server() -> AsyncIterator[Any]:
     """One Stripe emulator for the session on a free port; each test resets it."""
     from stripe_emulator.testing import EmulatorServer
 
-    async with EmulatorServer(webhook_secret=WEBHOOK_SECRET) as server:
+    async with EmulatorServer(webhook_secret=WEBHOOK_SECRET, secret_key=EMULATOR_KEY) as server:
         yield server
 
 
@@ -194,8 +207,17 @@ def settings(
 
 
 async def emulator_control(base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    """POST a control route: the emulator's key as a bearer token, a JSON body."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=EMULATOR_HEADERS) as http:
         response = await http.post(f"/_emulator/{path}", json=body or {})
+        response.raise_for_status()
+        return response.json()
+
+
+async def emulator_read(base_url: str, path: str) -> Any:
+    """GET a control route (state, webhooks, deliveries, config) with the emulator's key."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=EMULATOR_HEADERS) as http:
+        response = await http.get(f"/_emulator/{path}")
         response.raise_for_status()
         return response.json()
 

@@ -70,7 +70,8 @@ async def test_expired_token_is_401(
     client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     workspace_id, user_id = await create_workspace(sessions)
-    token = mint_token(JWT_SECRET, user_id, ttl=timedelta(seconds=-5))
+    # Past the clock-skew leeway (AUTH_JWT_LEEWAY_SECONDS, 30 s by default).
+    token = mint_token(JWT_SECRET, user_id, ttl=timedelta(seconds=-45))
     response = await client.get(
         billing_url(workspace_id), headers={"Authorization": f"Bearer {token}"}
     )

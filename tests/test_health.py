@@ -51,3 +51,19 @@ async def test_readyz_503_when_temporal_is_down(settings: Settings) -> None:
         response = await http.get("/readyz")
         assert response.status_code == 503
         assert response.json()["checks"] == {"database": "ok", "temporal": "unavailable"}
+
+
+async def test_production_metrics_answer_only_the_metrics_token(settings: Settings) -> None:
+    token = "m3tr1cs-T0ken-" + "a1b2c3d4e5f6g7h8i9"
+    production = settings.model_copy(update={"billing_env": "production", "metrics_token": token})
+    async with serve(production) as http:
+        assert (await http.get("/metrics")).status_code == 404
+        wrong = await http.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 404
+        shown = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert shown.status_code == 200 and "billing_webhook_received_total" in shown.text
+    untokened = settings.model_copy(update={"billing_env": "production"})
+    async with serve(untokened) as http:
+        assert (await http.get("/metrics")).status_code == 404
+    async with serve(settings) as http:  # off production: open, as before
+        assert (await http.get("/metrics")).status_code == 200

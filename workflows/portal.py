@@ -29,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+UNTAGGED_CUSTOMER_PATCH = "portal-customer-not-a-search-attribute"
+
+
 @workflow.defn(name="PortalWorkflow")
 class PortalWorkflow:
     @workflow.run
@@ -40,14 +43,18 @@ class PortalWorkflow:
             fail_as_answer(err, STRIPE_PORTAL_SESSION_FAILED)
 
     async def _portal(self, data: PortalInput) -> PortalResult:
-        customer = (await ensure_customer(data.workspace_id, data.request_id)).stripe_customer_id
+        # Search attributes bypass the payload codec: a portal history keeps its customer
+        # encrypted (the workspace id still finds it). Old histories replay with the tag.
+        tag = not workflow.patched(UNTAGGED_CUSTOMER_PATCH)
+        ensured = await ensure_customer(data.workspace_id, data.request_id, tag=tag)
+        customer = ensured.stripe_customer_id
         try:
             session = await self._create(customer)
         except FailureError as err:
             if failure_type(err) != STRIPE_CUSTOMER_MISSING:
                 raise
             remapped = await ensure_customer(
-                data.workspace_id, data.request_id, stale_customer_id=customer
+                data.workspace_id, data.request_id, stale_customer_id=customer, tag=tag
             )
             customer = remapped.stripe_customer_id
             session = await self._create(customer)

@@ -103,9 +103,14 @@ def fail_as_answer(err: FailureError, failed_code: str) -> NoReturn:
 
 
 async def ensure_customer(
-    workspace_id: str, request_scope: str, stale_customer_id: str | None = None
+    workspace_id: str,
+    request_scope: str,
+    stale_customer_id: str | None = None,
+    *,
+    tag: bool = True,
 ) -> EnsureCustomerResult:
-    """Validate (or self-heal) the workspace's customer and tag the execution with it."""
+    """Validate (or self-heal) the workspace's customer and, with `tag`, tag the execution
+    with it (search attributes are stored in clear, outside the payload codec)."""
     result: EnsureCustomerResult = await workflow.execute_local_activity_method(
         CustomerActivities.ensure_customer,
         EnsureCustomerInput(
@@ -116,5 +121,8 @@ async def ensure_customer(
         start_to_close_timeout=STEP_TIMEOUT,
         retry_policy=STRIPE_RETRY,
     )
-    workflow.upsert_search_attributes([SA_STRIPE_CUSTOMER_ID.value_set(result.stripe_customer_id)])
+    if tag:
+        workflow.upsert_search_attributes(
+            [SA_STRIPE_CUSTOMER_ID.value_set(result.stripe_customer_id)]
+        )
     return result

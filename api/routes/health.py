@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 
 from fastapi import APIRouter, Request, Response
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.db import within_deadline
+from core.config import Settings
 from core.db import ping
 
 router = APIRouter(tags=["health"])
@@ -64,6 +66,24 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
+def _metrics_allowed(request: Request) -> bool:
+    """Off production: open. In production the public port serves /metrics only to the
+    METRICS_TOKEN bearer (workspace and event counts are not for the internet)."""
+    settings: Settings = request.app.state.settings
+    if settings.billing_env != "production":
+        return True
+    token = settings.metrics_token
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode(), (token or "").encode()
+    )
+
+
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    if not _metrics_allowed(request):
+        # 404, not 401: a scanner learns nothing about what is served here.
+        return JSONResponse(
+            status_code=404, content={"error": {"code": "NOT_FOUND", "message": "not found"}}
+        )
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.worker import Worker
 
-from tests.conftest import ADMIN_TOKEN, bearer, create_workspace, emulator_control
+from tests.conftest import ADMIN_TOKEN, bearer, create_workspace, emulator_control, emulator_read
 
 PRO_MONTHLY = {"plan_slug": "pro", "interval": "monthly"}
 
@@ -94,13 +94,11 @@ class Billing:
         return await emulator_control(self.emulator_url, path, body)
 
     async def created(self, table: str) -> int:
-        async with httpx.AsyncClient(base_url=self.emulator_url) as http:
-            state = (await http.get("/_emulator/state")).json()
+        state = await emulator_read(self.emulator_url, "state")
         return int(state["created"].get(table, 0))
 
     async def faults_fired(self) -> int:
-        async with httpx.AsyncClient(base_url=self.emulator_url) as http:
-            return int((await http.get("/_emulator/state")).json()["api_faults_fired"])
+        return int((await emulator_read(self.emulator_url, "state"))["api_faults_fired"])
 
     async def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         async with self.sessions() as session:

@@ -20,10 +20,10 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from activities.checkout import CheckoutActivities
 from core.constants import checkout_workflow_id, portal_workflow_id
-from core.temporal_client import DATA_CONVERTER
 from models.checkout_payloads import CheckoutContextInput, CheckoutInput, CheckoutResult
 from tests.checkout.conftest import Billing
 from tests.checkout.test_price_drift import replace_pro_monthly
+from tests.conftest import TEST_DATA_CONVERTER
 from worker import workflow_runner
 from workflows.checkout import CheckoutWorkflow
 
@@ -37,7 +37,7 @@ RECORDED = {
 def replayer() -> Replayer:
     return Replayer(
         workflows=[CheckoutWorkflow],
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         workflow_runner=workflow_runner(),
     )
 
@@ -72,7 +72,7 @@ async def test_replay_detects_a_non_deterministic_change() -> None:
     # Unsandboxed: the sandbox cannot re-import this test module; determinism checks still run.
     changed = Replayer(
         workflows=[ReorderedCheckoutWorkflow],
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     result = await changed.replay_workflow(history, raise_on_replay_failure=False)

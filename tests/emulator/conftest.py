@@ -45,7 +45,7 @@ def emu(sink: WebhookSink) -> Iterator[EmulatorServer]:
 @pytest.fixture(autouse=True)
 def fresh(emu: EmulatorServer, sink: WebhookSink) -> None:
     """Every test starts from an empty account with the seeded catalog and baseline config."""
-    with httpx.Client(base_url=emu.url) as http:
+    with httpx.Client(base_url=emu.url, headers=emu.control_headers) as http:
         http.post("/_emulator/reset", json={"keep_config": True}).raise_for_status()
         http.post(
             "/_emulator/config", json={**BASELINE, "webhook_url": sink.url}

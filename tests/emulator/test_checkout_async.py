@@ -17,7 +17,7 @@ EXPIRE_ERROR = 'Only Checkout Sessions with a status in ["open"] can be expired.
 
 
 async def control(emu: EmulatorServer, path: str, body: dict[str, Any]) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=emu.url) as h:
+    async with httpx.AsyncClient(base_url=emu.url, headers=emu.control_headers) as h:
         return await h.post(f"/_emulator/{path}", json=body)
 
 

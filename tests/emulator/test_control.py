@@ -135,7 +135,7 @@ async def test_delete_silently_leaves_no_event(
 
 
 async def test_control_errors_and_config(emu: EmulatorServer) -> None:
-    async with httpx.AsyncClient(base_url=emu.url) as h:
+    async with httpx.AsyncClient(base_url=emu.url, headers=emu.control_headers) as h:
         missing = await h.post("/_emulator/checkout/sessions/cs_test_nope/complete", json={})
         assert missing.status_code == 404
         bad = await h.post("/_emulator/config", json={"no_such_setting": 1})
@@ -239,6 +239,8 @@ async def test_command_line_runs_and_seeds() -> None:
             "http://127.0.0.1:9/none",
             "--webhook-secret",
             "whsec_cli",
+            "--secret-key",
+            "sk_test_cli_control",
             "--seed-catalog",
             "dev",
         ],
@@ -257,10 +259,40 @@ async def test_command_line_runs_and_seeds() -> None:
                     await asyncio.sleep(0.05)
             else:
                 raise AssertionError("emulator did not start")
-            config = (await h.get("/_emulator/config")).json()
+            config = (
+                await h.get(
+                    "/_emulator/config", headers={"Authorization": "Bearer sk_test_cli_control"}
+                )
+            ).json()
         assert resp.status_code == 200 and len(resp.json()["data"]) == 1
         assert config["webhook_secret"] == "whsec_cli"
         assert re.match(r"^price_[0-9a-f]{24}$", resp.json()["data"][0]["id"])
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+async def test_control_routes_need_the_secret_key_and_json(
+    client: stripe.StripeClient, emu: EmulatorServer
+) -> None:
+    customer = await client.v1.customers.create_async({"email": "a@example.com"})
+    path = f"/_emulator/customers/{customer.id}/delete-silently"
+    key = emu.control_headers
+    async with httpx.AsyncClient(base_url=emu.url) as h:
+        # What a hostile web page can send: a form post, no Authorization header.
+        form = await h.post(path, data={"mode": "missing"})
+        wrong = await h.post(path, json={}, headers={"Authorization": "Bearer sk_test_guess"})
+        form_with_key = await h.post(path, data={"mode": "missing"}, headers=key)
+        read_without_key = await h.get("/_emulator/config")
+        health = await h.get("/_emulator/health")
+        config = (await h.get("/_emulator/config", headers=key)).json()
+        rotate = await h.post("/_emulator/config", json={"secret_key": "sk_test_x"}, headers=key)
+    assert (form.status_code, wrong.status_code) == (401, 401)
+    assert form_with_key.status_code == 415
+    assert read_without_key.status_code == 401
+    assert health.status_code == 200
+    assert "secret_key" not in config and emu.config.secret_key not in str(config)
+    assert rotate.status_code == 400
+    # None of the refused calls touched the customer.
+    again = await client.v1.customers.retrieve_async(customer.id)
+    assert again.id == customer.id and "deleted" not in again.to_dict()

@@ -72,7 +72,7 @@ async def test_versions_on_the_wire(
 async def test_config_shows_known_versions_and_events_use_the_account_version(
     emu: EmulatorServer, client: stripe.StripeClient
 ) -> None:
-    async with httpx.AsyncClient(base_url=emu.url) as h:
+    async with httpx.AsyncClient(base_url=emu.url, headers=emu.control_headers) as h:
         config = (await h.get("/_emulator/config")).json()
         assert config["known_api_versions"] == list(KNOWN_API_VERSIONS)
         assert config["api_version"] == stripe.api_version

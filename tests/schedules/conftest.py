@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
 import pytest_asyncio
 import stripe
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -18,7 +17,7 @@ from temporalio.service import RPCError
 
 from core.config import Settings
 from core.schedules import job_specs
-from tests.conftest import create_workspace, emulator_control
+from tests.conftest import create_workspace, emulator_control, emulator_read
 from tests.support import execute, price_id
 from tests.support import fetch_all as rows
 
@@ -97,10 +96,7 @@ class Store:
             query["starting_after"] = page.data[-1].id
 
     async def webhooks(self) -> Any:
-        async with httpx.AsyncClient(base_url=self.emulator_url, timeout=10) as http:
-            response = await http.get("/_emulator/webhooks")
-            response.raise_for_status()
-            return response.json()
+        return await emulator_read(self.emulator_url, "webhooks")
 
 
 async def plan_of(sessions: async_sessionmaker[AsyncSession], workspace_id: uuid.UUID) -> str:

@@ -17,8 +17,8 @@ from activities.deps import ActivityDeps
 from activities.registry import build_activities
 from core.config import Settings
 from core.constants import HANDLED_EVENT_TYPES
-from core.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import GraceInput, ReplayInput
+from tests.conftest import TEST_DATA_CONVERTER
 from tests.schedules.conftest import Account, Store, plan_of, subscription_row
 from tests.schedules.grace_clock import GraceClockWorkflow
 from tests.schedules.test_replay import run_replay
@@ -75,7 +75,7 @@ async def test_grace_runs_out_after_days_in_a_time_skipping_environment(
     deps = ActivityDeps(settings=settings, sessions=sessions, stripe=stripe_client)
     async with (
         await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=time_skipping_server(), data_converter=DATA_CONVERTER
+            test_server_existing_path=time_skipping_server(), data_converter=TEST_DATA_CONVERTER
         ) as skipping,
         Worker(
             skipping.client,

@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from core.config import Settings
-from core.temporal_client import DATA_CONVERTER
 from models.schedule_payloads import CleanupInput, GraceInput, ReplayInput
+from tests.conftest import TEST_DATA_CONVERTER
 from tests.schedules.conftest import Store
 from tests.schedules.reordered_replay import SweepFirstReplayWorkflow
 from tests.support import execute
@@ -35,7 +35,9 @@ RECORDING = os.environ.get("BILLING_RECORD_HISTORIES") == "1"
 
 def replayer(*workflows: type) -> Replayer:
     return Replayer(
-        workflows=list(workflows), data_converter=DATA_CONVERTER, workflow_runner=workflow_runner()
+        workflows=list(workflows),
+        data_converter=TEST_DATA_CONVERTER,
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -21,7 +21,14 @@ from temporalio.worker import Worker
 
 from core.config import Settings
 from core.constants import HANDLED_EVENT_TYPES
-from tests.conftest import ADMIN_TOKEN, bearer, create_workspace, emulator_control, make_settings
+from tests.conftest import (
+    ADMIN_TOKEN,
+    bearer,
+    create_workspace,
+    emulator_control,
+    emulator_read,
+    make_settings,
+)
 from tests.support import eventually
 
 T = TypeVar("T")
@@ -61,10 +68,7 @@ class System:
         return await emulator_control(self.emulator_url, path, body)
 
     async def control_get(self, path: str) -> Any:
-        async with httpx.AsyncClient(base_url=self.emulator_url, timeout=10) as http:
-            response = await http.get(f"/_emulator/{path}")
-            response.raise_for_status()
-            return response.json()
+        return await emulator_read(self.emulator_url, path)
 
     async def workspace(self, role: str = "owner") -> tuple[uuid.UUID, uuid.UUID]:
         return await create_workspace(self.sessions, role=role)

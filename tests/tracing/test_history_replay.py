@@ -16,12 +16,12 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from core.temporal_client import DATA_CONVERTER
 from models.reconcile_payloads import (
     ACTIVITY_RECONCILE_CHECKOUT,
     CheckoutReconcileInput,
     CheckoutReconcileResult,
 )
+from tests.conftest import TEST_DATA_CONVERTER
 from tests.support import eventually
 from tests.tracing.conftest import System
 from worker import workflow_runner
@@ -36,7 +36,7 @@ async def test_committed_history_replays() -> None:
     assert any(e.HasField("workflow_execution_completed_event_attributes") for e in history.events)
     replayer = Replayer(
         workflows=[CheckoutReconcileWorkflow],
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         workflow_runner=workflow_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
@@ -62,7 +62,7 @@ async def test_replay_detects_a_non_deterministic_change() -> None:
     # Unsandboxed: the sandbox cannot re-import this test module; determinism checks still run.
     changed = Replayer(
         workflows=[TaglessCheckoutReconcileWorkflow],
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     result = await changed.replay_workflow(history, raise_on_replay_failure=False)

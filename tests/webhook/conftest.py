@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.constants import HANDLED_EVENT_TYPES
 from stripe_emulator.webhooks import sign
-from tests.conftest import WEBHOOK_SECRET, create_workspace, emulator_control
+from tests.conftest import WEBHOOK_SECRET, create_workspace, emulator_control, emulator_read
 from tests.support import eventually, fetch_all, price_id
 
 T = TypeVar("T")
@@ -137,10 +137,7 @@ class Shop:
         await eventually(completed_events, lambda rows: len(rows) == len(ids), timeout)
 
     async def control_get(self, path: str) -> Any:
-        async with httpx.AsyncClient(base_url=self.emulator_url, timeout=10) as http:
-            response = await http.get(f"/_emulator/{path}")
-            response.raise_for_status()
-            return response.json()
+        return await emulator_read(self.emulator_url, path)
 
 
 @pytest_asyncio.fixture

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from core.config import Settings
 from core.constants import event_workflow_id
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import TEST_DATA_CONVERTER, WEBHOOK_SECRET
 from tests.support import eventually, fetch_all
 from tests.webhook.conftest import Shop, signed, workspace_state
 
@@ -253,7 +253,6 @@ async def test_redelivery_of_a_started_event_skips_temporal_unless_it_failed(
 ) -> None:
     from temporalio.client import Client
 
-    from core.temporal_client import DATA_CONVERTER
 
     app = create_app(settings)  # no worker runs: started workflows stay pending
     async with app.router.lifespan_context(app):
@@ -268,7 +267,7 @@ async def test_redelivery_of_a_started_event_skips_temporal_unless_it_failed(
 
             # From now on any Temporal call of this API fails: a redelivery must not make one.
             app.state.temporal = await Client.connect(
-                "127.0.0.1:9", lazy=True, data_converter=DATA_CONVERTER
+                "127.0.0.1:9", lazy=True, data_converter=TEST_DATA_CONVERTER
             )
             again = await client.post(WEBHOOK, content=body, headers=headers)
             assert again.status_code == 200

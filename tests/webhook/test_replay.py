@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from core.constants import event_workflow_id
-from core.temporal_client import DATA_CONVERTER
+from tests.conftest import TEST_DATA_CONVERTER
 from tests.webhook.conftest import Shop, signed
 from worker import workflow_runner
 from workflows.stripe_event import StripeEventWorkflow
@@ -33,7 +33,7 @@ FAILED = HISTORIES / "stripe_event_failed.json"
 async def test_committed_history_replays(path: Path) -> None:
     replayer = Replayer(
         workflows=[StripeEventWorkflow],
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
         workflow_runner=workflow_runner(),
     )
     history = WorkflowHistory.from_json("stripe-event:recorded", path.read_text())
