@@ -28,7 +28,9 @@ async def control(
     headers = {"Authorization": f"Bearer {settings.stripe_secret_key}"}
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http:
-            response = await http.request(method, url, json=body, headers=headers)
+            # Control routes take JSON bodies only: a POST without one still sends `{}`.
+            payload = body if body is not None or method == "GET" else {}
+            response = await http.request(method, url, json=payload, headers=headers)
     except httpx.HTTPError as exc:
         raise EmulatorUnavailable(
             f"the Stripe emulator is unreachable ({type(exc).__name__})"

@@ -17,6 +17,7 @@ import stripe
 
 from api.main import create_app
 from core.config import Settings
+from core.temporal_connection import namespace_of
 from tests.conftest import bearer, create_workspace, emulator_control
 
 pytestmark = pytest.mark.asyncio
@@ -93,7 +94,7 @@ async def test_demo_route_hands_out_the_stack_files_token(
     assert demo == {
         "demo_owner_token": "tok.en.here",
         "temporal_ui_url": settings.temporal_ui_url,
-        "temporal_namespace": settings.temporal_namespace,
+        "temporal_namespace": namespace_of(settings),
         "stripe_emulator": True,
         "checkout_pending_reconcile_seconds": settings.checkout_pending_reconcile_seconds,
     }

