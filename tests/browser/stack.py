@@ -121,7 +121,8 @@ class DevStack:
         response = httpx.request(
             method,
             f"{self.stack['emulator_url']}{path}",
-            json=body,
+            # Control routes take JSON bodies only: a POST without one still sends `{}`.
+            json=body if body is not None or method == "GET" else {},
             headers={"Authorization": f"Bearer {self.stack['stripe_secret_key']}"},
             timeout=10,
         )

@@ -4,6 +4,7 @@ stack and its embedded PostgreSQL, and `--reset` starts both sides empty."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -16,7 +17,8 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from core.temporal_client import DATA_CONVERTER
+from core.payload_keys import PayloadKeys
+from core.temporal_client import data_converter
 from models.schedule_payloads import ReplayInput, ReplayResult
 from ops.postgres import fresh_database
 from tests.browser.stack import DevStack
@@ -57,7 +59,10 @@ def wait_for_plan(stack: DevStack, workspace_id: str, plan: str) -> None:
 
 
 async def object_reconcile(stack: DevStack) -> ReplayResult:
-    client = await Client.connect(stack.stack["temporal_address"], data_converter=DATA_CONVERTER)
+    # The stack encrypts its payloads with the key `billing dev` keeps in its secrets file.
+    secrets = json.loads((stack.data_dir / "dev-secrets.json").read_text())
+    converter = data_converter(PayloadKeys.parse(secrets["payload_keys"]))
+    client = await Client.connect(stack.stack["temporal_address"], data_converter=converter)
     return await client.execute_workflow(
         ReplayWorkflow.run,
         ReplayInput(reconcile_events=False),
