@@ -1,0 +1,151 @@
+"""Load a fault case puts on the API: Stripe's webhook deliveries, checkouts, polls; every answer kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bench.support import SECRET, in_lanes
+from stripe_emulator.webhooks import sign
+
+# A defined answer must come within this, whatever is down (issue #13: no hangs).
+REQUEST_DEADLINE = 15.0
+# Past this the client stops waiting and the request counts as hung.
+CLIENT_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str
+    status: int | str  # HTTP status, "hung", or "error:<transport error>"
+    seconds: float
+    at: float  # time.monotonic() when sent
+
+
+@dataclass
+class Answers:
+    """Every answer of a case, so it can say which were undefined, 500 or late."""
+
+    items: list[Answer] = field(default_factory=list)
+
+    async def call(self, kind: str, request: Callable[[], Awaitable[httpx.Response]]) -> Answer:
+        sent = time.monotonic()
+        status: int | str
+        try:
+            status = (await request()).status_code
+        except httpx.TimeoutException:
+            status = "hung"
+        except httpx.TransportError as exc:
+            status = f"error:{type(exc).__name__}"
+        answer = Answer(kind, status, time.monotonic() - sent, sent)
+        self.items.append(answer)
+        return answer
+
+    def of(self, kind: str, since: float = 0.0, until: float = float("inf")) -> list[Answer]:
+        return [a for a in self.items if a.kind == kind and since <= a.at <= until]
+
+    def statuses(self, kind: str, since: float = 0.0, until: float = float("inf")) -> Counter[Any]:
+        return Counter(a.status for a in self.of(kind, since, until))
+
+    def undefined(
+        self, allowed: dict[str, set[int]], since: float = 0.0, until: float = float("inf")
+    ) -> list[Answer]:
+        """Answers outside the allowed statuses of their kind, or later than the deadline."""
+        return [
+            a for a in self.items
+            if a.kind in allowed and since <= a.at <= until
+            and (a.status not in allowed[a.kind] or a.seconds > REQUEST_DEADLINE)
+        ]
+
+    def slowest(self, kind: str, since: float = 0.0, until: float = float("inf")) -> float:
+        return max((a.seconds for a in self.of(kind, since, until)), default=0.0)
+
+    def summary(self, since: float = 0.0, until: float = float("inf")) -> str:
+        kinds = sorted({a.kind for a in self.items})
+        return "; ".join(
+            f"{k}: {dict(self.statuses(k, since, until))} max {self.slowest(k, since, until):.1f}s"
+            for k in kinds
+        )
+
+
+def http_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=CLIENT_TIMEOUT,
+        limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),
+    )
+
+
+class WebhookSender:
+    """Delivers signed events as Stripe does: until a 2xx, backing off between attempts
+    (compressed from Stripe's hours to seconds), unless `retry` is off."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        answers: Answers,
+        *,
+        retry: bool = True,
+        give_up_after: float = 240.0,
+    ) -> None:
+        self.http = http
+        self.url = f"{api_url}/api/v1/stripe/webhook"
+        self.answers = answers
+        self.retry = retry
+        self.give_up_after = give_up_after
+        self.acked: set[str] = set()
+
+    async def deliver(self, event: dict[str, Any]) -> bool:
+        started, pause = time.monotonic(), 0.5
+        body = json.dumps(event).encode()
+        while True:
+            headers = {"Stripe-Signature": sign(body.decode(), SECRET),
+                       "Content-Type": "application/json"}
+            answer = await self.answers.call(
+                "webhook", lambda h=headers: self.http.post(self.url, content=body, headers=h)
+            )
+            if answer.status == 200:
+                self.acked.add(event["id"])
+                return True
+            if not self.retry or time.monotonic() - started > self.give_up_after:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 4.0)
+
+    async def burst(self, deliveries: list[dict[str, Any]], lanes: int) -> dict[str, float]:
+        """Every delivery, `lanes` in flight; figures of whole deliveries (retries included)."""
+
+        async def one(i: int) -> None:
+            await self.deliver(deliveries[i])
+
+        return await in_lanes(len(deliveries), lanes, one)
+
+
+def shuffled(events: Iterable[dict[str, Any]], seed: int, most: int = 3) -> list[dict[str, Any]]:
+    """Each event 1..`most` times, all shuffled: Stripe's at-least-once, in any order."""
+    rnd = random.Random(seed)
+    picks = [e for e in events for _ in range(rnd.randint(1, most))]
+    rnd.shuffle(picks)
+    return picks
+
+
+async def poll_until(stop: asyncio.Event, every: float, call: Callable[[], Awaitable[Any]]) -> None:
+    """`call` every `every` seconds (not waiting for a slow one) until `stop` is set."""
+    pending: set[asyncio.Task[Any]] = set()
+    while not stop.is_set():
+        task = asyncio.create_task(call())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except TimeoutError:
+            pass
+    await asyncio.gather(*pending, return_exceptions=True)
