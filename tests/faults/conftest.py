@@ -1,4 +1,4 @@
-"""Fixtures of the fault suite: the emulator process, a database per case, stacks torn down always."""
+"""Fault suite fixtures: the emulator process, a database per case, stacks always torn down."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Child processes a fault case starts, SIGKILLs and restarts by pid, and the Temporal dev server."""
+"""Child processes a case starts, SIGKILLs and restarts by pid; the Temporal dev server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""An asyncio TCP proxy the test owns: forward, freeze (hold bytes, keep sockets) or cut (refuse)."""
+"""An asyncio TCP proxy the test owns: forward, freeze (hold bytes, keep sockets) or cut."""
 
 from __future__ import annotations
 

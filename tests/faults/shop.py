@@ -103,7 +103,9 @@ class Shop:
             **{"line_items[0][price]": price_id(plan), "line_items[0][quantity]": "1"},
             success_url="http://app.test/ok",
         )
-        done = await self.control(f"checkout/sessions/{session['id']}/complete", {"outcome": "paid"})
+        done = await self.control(
+            f"checkout/sessions/{session['id']}/complete", {"outcome": "paid"}
+        )
         tenant.subscription_id = str(done["subscription"])
         return tenant.subscription_id
 

@@ -65,7 +65,9 @@ class Stack:
             url = make_url(self.database_url)
             self.db_proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432, "db").start()
         if self.use_temporal_proxy:
-            self.temporal_proxy = await TcpProxy("127.0.0.1", self.temporal.port, "temporal").start()
+            self.temporal_proxy = await TcpProxy(
+                "127.0.0.1", self.temporal.port, "temporal"
+            ).start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,4 +1,4 @@
-"""The worker SIGKILLed while events are mid-apply (Stripe slowed so the kill lands inside), restarted."""
+"""The worker SIGKILLed while events are mid-apply (Stripe slowed so the kill lands), restarted."""
 
 from __future__ import annotations
 

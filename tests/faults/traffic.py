@@ -1,4 +1,4 @@
-"""Load a fault case puts on the API: Stripe's webhook deliveries, checkouts, polls; every answer kept."""
+"""The load a case puts on the API: webhook deliveries, checkouts, polls; every answer kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,9 +109,7 @@ class WebhookSender:
         while True:
             headers = {"Stripe-Signature": sign(body.decode(), SECRET),
                        "Content-Type": "application/json"}
-            answer = await self.answers.call(
-                "webhook", lambda h=headers: self.http.post(self.url, content=body, headers=h)
-            )
+            answer = await self.answers.call("webhook", self._post(body, headers))
             if answer.status == 200:
                 self.acked.add(event["id"])
                 return True
@@ -119,6 +117,11 @@ class WebhookSender:
                 return False
             await asyncio.sleep(pause)
             pause = min(pause * 2, 4.0)
+
+    def _post(
+        self, body: bytes, headers: dict[str, str]
+    ) -> Callable[[], Awaitable[httpx.Response]]:
+        return lambda: self.http.post(self.url, content=body, headers=headers)
 
     async def burst(self, deliveries: list[dict[str, Any]], lanes: int) -> dict[str, float]:
         """Every delivery, `lanes` in flight; figures of whole deliveries (retries included)."""
@@ -137,7 +140,9 @@ def shuffled(events: Iterable[dict[str, Any]], seed: int, most: int = 3) -> list
     return picks
 
 
-async def poll_until(stop: asyncio.Event, every: float, call: Callable[[], Awaitable[Any]]) -> None:
+async def poll_until(
+    stop: asyncio.Event, every: float, call: Callable[[], Coroutine[Any, Any, Any]]
+) -> None:
     """`call` every `every` seconds (not waiting for a slow one) until `stop` is set."""
     pending: set[asyncio.Task[Any]] = set()
     while not stop.is_set():

@@ -1,4 +1,4 @@
-"""Is the system whole again: plans equal Stripe's truth, every row final, every event applied once."""
+"""Whole again? Plans equal Stripe's truth, every ledger row final, every event applied once."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ EXECUTE FUNCTION fault_count_application();
 
 def install_application_counter(database_url: str) -> None:
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
-        connection.execute(APPLICATION_COUNTER)  # type: ignore[arg-type]
+        connection.execute(APPLICATION_COUNTER)
 
 
 @dataclass
