@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
-from bench.support import SECRET, in_lanes
+from bench.support import JWT_SECRET, SECRET, in_lanes
 from stripe_emulator.webhooks import sign
+from tests.faults.shop import Tenant
 
 # A defined answer must come within this, whatever is down (issue #13: no hangs).
 REQUEST_DEADLINE = 15.0
@@ -79,7 +80,11 @@ class Answers:
 def http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=CLIENT_TIMEOUT,
-        limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),
+        # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so a reused
+        # connection is never one the server is closing (a client artifact, not a fault).
+        limits=httpx.Limits(
+            max_connections=128, max_keepalive_connections=64, keepalive_expiry=3.0
+        ),
     )
 
 
@@ -123,13 +128,52 @@ class WebhookSender:
     ) -> Callable[[], Awaitable[httpx.Response]]:
         return lambda: self.http.post(self.url, content=body, headers=headers)
 
-    async def burst(self, deliveries: list[dict[str, Any]], lanes: int) -> dict[str, float]:
-        """Every delivery, `lanes` in flight; figures of whole deliveries (retries included)."""
+    async def burst(
+        self, deliveries: list[dict[str, Any]], lanes: int, per_second: float | None = None
+    ) -> dict[str, float]:
+        """Every delivery, at most `lanes` in flight, started `per_second` (or at once);
+        figures of whole deliveries, retries included."""
+        started = time.monotonic()
 
         async def one(i: int) -> None:
+            if per_second is not None:
+                await asyncio.sleep(max(0.0, started + i / per_second - time.monotonic()))
             await self.deliver(deliveries[i])
 
         return await in_lanes(len(deliveries), lanes, one)
+
+
+class ApiCalls:
+    """What a browser and the main application ask of the API, each answer kept."""
+
+    def __init__(self, http: httpx.AsyncClient, api_url: str, answers: Answers) -> None:
+        self.http = http
+        self.url = api_url
+        self.answers = answers
+
+    def _workspace(self, tenant: Tenant, tail: str) -> str:
+        return f"{self.url}/api/v1/stripe/workspaces/{tenant.workspace_id}/{tail}"
+
+    async def checkout(self, tenant: Tenant, key: str, plan: str = "pro") -> Answer:
+        headers = {**tenant.bearer(JWT_SECRET), "Idempotency-Key": key}
+        body = {"plan_slug": plan, "interval": "monthly"}
+        url = self._workspace(tenant, "checkout-session")
+        return await self.answers.call(
+            "checkout", lambda: self.http.post(url, json=body, headers=headers)
+        )
+
+    async def portal(self, tenant: Tenant) -> Answer:
+        url = self._workspace(tenant, "portal-session")
+        headers = tenant.bearer(JWT_SECRET)
+        return await self.answers.call("portal", lambda: self.http.post(url, headers=headers))
+
+    async def status(self, tenant: Tenant) -> Answer:
+        url = self._workspace(tenant, "billing")
+        headers = tenant.bearer(JWT_SECRET)
+        return await self.answers.call("status", lambda: self.http.get(url, headers=headers))
+
+    async def readyz(self) -> Answer:
+        return await self.answers.call("readyz", lambda: self.http.get(f"{self.url}/readyz"))
 
 
 def shuffled(events: Iterable[dict[str, Any]], seed: int, most: int = 3) -> list[dict[str, Any]]:
@@ -143,14 +187,13 @@ def shuffled(events: Iterable[dict[str, Any]], seed: int, most: int = 3) -> list
 async def poll_until(
     stop: asyncio.Event, every: float, call: Callable[[], Coroutine[Any, Any, Any]]
 ) -> None:
-    """`call` every `every` seconds (not waiting for a slow one) until `stop` is set."""
-    pending: set[asyncio.Task[Any]] = set()
+    """`call` every `every` seconds (not waiting for a slow one) until `stop` is set; a
+    failing call fails the poller (the answers themselves are kept by `call`)."""
+    calls: list[asyncio.Task[Any]] = []
     while not stop.is_set():
-        task = asyncio.create_task(call())
-        pending.add(task)
-        task.add_done_callback(pending.discard)
+        calls.append(asyncio.create_task(call()))
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
             pass
-    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.gather(*calls)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from sqlalchemy import text
@@ -117,3 +118,18 @@ async def converge(
         if nudge is not None:
             await nudge()
         await asyncio.sleep(0.5)
+
+
+async def open_events(engine: AsyncEngine, event_ids: list[str]) -> int:
+    """How many of `event_ids` are not final in the ledger yet (stored or not): in flight."""
+    async with engine.connect() as db:
+        done = await db.execute(
+            text("SELECT count(*) FROM stripe_webhook_events "
+                 "WHERE id = ANY(:ids) AND status IN ('completed', 'ignored')"),
+            {"ids": event_ids},
+        )
+        return len(event_ids) - int(done.scalar_one())
+
+
+def handled_ids(events: list[dict[str, Any]]) -> list[str]:
+    return [e["id"] for e in events if e["type"] in HANDLED_EVENT_TYPES]
