@@ -39,7 +39,9 @@ FROZEN = pytest.param("freeze", id="frozen", marks=pytest.mark.xfail(strict=True
 CUT = pytest.param("cut", id="cut", marks=pytest.mark.xfail(strict=True, reason=(
     "production bug (API DB errors, issue #13): with PostgreSQL refusing connections, "
     "POST checkout-session and GET /billing answer 500 instead of 503 BILLING_UNAVAILABLE "
-    "(webhooks correctly answer 503)")))
+    "(an unhandled OperationalError), after which uvicorn closes the connection, so a "
+    "request already sent on it gets no answer at all (ReadError); webhooks correctly "
+    "answer 503")))
 
 
 @pytest.mark.parametrize("mode", [FROZEN, CUT])
