@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from tests.faults.results import CaseResult, record
 from tests.faults.traffic import (
-    REQUEST_DEADLINE,
     Answers,
     ApiCalls,
+    UndefinedAnswers,
     WebhookSender,
     http_client,
     poll_until,
@@ -43,7 +43,7 @@ async def sample_max(probe, stop: asyncio.Event) -> int:
     return most
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=UndefinedAnswers, reason=(
     "production bug (API connection discipline, issue #13): each portal request keeps its "
     "DB session open ('idle in transaction') while PortalWorkflow waits on Stripe, so 20 of "
     "the 30 take the API's whole pool (10 + 10 overflow); webhook acks of other workspaces "
@@ -107,6 +107,6 @@ async def test_busy_tenant_does_not_starve_others(stacks, shop, engine):
     ))
     assert seconds is not None, f"not whole again: {verdict.describe()}\n{stack.logs()}"
     assert verdict.twice == {}, result.details
-    assert not late_acks, f"acks of other events must stay under {ACK_LIMIT} s: {result.details}"
-    assert not bad, result.details
-    assert all(a.seconds <= REQUEST_DEADLINE for a in answers.of("portal")), result.details
+    # Late acks, a 503 from /readyz, an undefined or late portal answer: all of `bad`.
+    if bad:
+        raise UndefinedAnswers(result.details)

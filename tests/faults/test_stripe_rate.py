@@ -17,6 +17,10 @@ WINDOW = 5.0
 ALLOWED_IN_WINDOW = RATE * WINDOW + RATE
 
 
+class RateExceeded(AssertionError):
+    """The Stripe calls of the cluster went past the configured rate."""
+
+
 def busiest(times: list[float], window: float) -> int:
     """The most calls that arrived within any `window` seconds."""
     times = sorted(times)
@@ -28,9 +32,9 @@ def busiest(times: list[float], window: float) -> int:
     return most
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=RateExceeded, reason=(
     "production bug (cluster-wide Stripe token bucket, issue #13): the limiter is per "
-    "process - two workers together sent 59 Stripe calls in 5 s (11.8/s) with "
+    "process - two workers together sent 59-60 Stripe calls in 5 s (11.8-12.0/s) with "
     "STRIPE_MAX_REQUESTS_PER_SECOND=5, against 6/s allowed (the rate plus one full bucket): "
     "twice the configured rate"))
 async def test_two_workers_together_stay_within_the_stripe_rate(stacks, shop, engine):
@@ -64,4 +68,5 @@ async def test_two_workers_together_stay_within_the_stripe_rate(stacks, shop, en
     ))
     assert seconds is not None, f"not whole again: {verdict.describe()}\n{stack.logs()}"
     assert verdict.twice == {}, result.details
-    assert peak <= ALLOWED_IN_WINDOW, result.outcome
+    if peak > ALLOWED_IN_WINDOW:
+        raise RateExceeded(result.outcome)

@@ -23,6 +23,11 @@ REQUEST_DEADLINE = 15.0
 CLIENT_TIMEOUT = 20.0
 
 
+class UndefinedAnswers(AssertionError):
+    """Answers outside the contract (a 500, no answer, a late one): the failure an xfail of a
+    known production bug names, so that any other failure of the case still fails it."""
+
+
 @dataclass(frozen=True)
 class Answer:
     kind: str
