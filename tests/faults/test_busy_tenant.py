@@ -60,8 +60,8 @@ async def test_busy_tenant_does_not_starve_others(stacks, shop, engine):
     for tenant in others:
         await shop.buy(tenant)
         await shop.change_plan(tenant, "business")
-    # Only the other workspaces' events are delivered during the case; the busy one's
-    # purchase is applied first so that its owner can open the portal.
+    # Only the other workspaces' events are delivered while the portal is slow; the busy
+    # workspace's own purchase is delivered before.
     first = [e for e in await shop.events() if e["id"] in seen]
     later = [e for e in await shop.events() if e["id"] not in seen]
     answers = Answers()
