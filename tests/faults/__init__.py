@@ -1,0 +1,1 @@
+"""Fault suite (issue #13): real processes killed, frozen and restarted; see report.py."""
