@@ -11,10 +11,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.tokens import mint_token
-from tests.support import price_id
 
 # Not the service's key: the counting emulator logs only the service's own calls.
+from stripe_emulator.config import DEFAULT_SECRET_KEY
+from tests.support import price_id
+
 DRIVER_KEY = "sk_test_faults_driver"
+# The emulator's own key: its control routes take it as a bearer token.
+CONTROL = {"Authorization": f"Bearer {DEFAULT_SECRET_KEY}"}
 ENTITLED = ("active", "trialing", "past_due")
 PLAN_RANK = {"free": 0, "pro": 1, "business": 2}
 PRICE_PLAN = {price_id(p, i): p for p in ("pro", "business") for i in ("monthly", "yearly")}
@@ -55,10 +59,12 @@ class Shop:
         return await self._ok(await self.http.post(path, data=data))
 
     async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        return await self._ok(await self.http.post(f"/_emulator/{path}", json=body or {}))
+        return await self._ok(
+            await self.http.post(f"/_emulator/{path}", json=body or {}, headers=CONTROL)
+        )
 
     async def state(self) -> dict[str, Any]:
-        return dict(await self._ok(await self.http.get("/_emulator/state")))
+        return dict(await self._ok(await self.http.get("/_emulator/state", headers=CONTROL)))
 
     async def api_faults(self, rules: list[dict[str, Any]]) -> None:
         """Stripe answers these modes for the next `count` matching calls (emulator rules)."""

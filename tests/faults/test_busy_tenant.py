@@ -43,12 +43,6 @@ async def sample_max(probe, stop: asyncio.Event) -> int:
     return most
 
 
-@pytest.mark.xfail(strict=True, raises=UndefinedAnswers, reason=(
-    "production bug (API connection discipline, issue #13): each portal request keeps its "
-    "DB session open ('idle in transaction') while PortalWorkflow waits on Stripe, so 20 of "
-    "the 30 take the API's whole pool (10 + 10 overflow); webhook acks of other workspaces "
-    "then wait for a connection - 5-6 s, limit 1 s - and /readyz answers 503 (its "
-    "2 s database ping times out)"))
 async def test_busy_tenant_does_not_starve_others(stacks, shop, engine):
     stack = await stacks()
     await stack.start_api()
