@@ -16,6 +16,7 @@ from api.routes import (
     checkout_status,
     health,
     portal,
+    stripe_events,
     trace,
     webhook,
 )
@@ -63,4 +64,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhook.router)
     app.include_router(checkout_status.router)
     app.include_router(trace.router)
+    app.include_router(stripe_events.router)
     return app

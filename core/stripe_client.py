@@ -34,6 +34,8 @@ def create_stripe_client(settings: Settings) -> stripe.StripeClient:
     return stripe.StripeClient(
         settings.stripe_secret_key,
         base_addresses={"api": settings.stripe_api_base},
+        # One version for every call, whatever the SDK would default to.
+        stripe_version=settings.stripe_api_version,
         http_client=PacedHTTPXClient(TokenBucket(settings.stripe_max_requests_per_second)),
         # Retries belong to Temporal's retry policy, not to the SDK: one place decides.
         max_network_retries=settings.stripe_max_network_retries,
