@@ -20,13 +20,32 @@ EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,128}")
 OBJECT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
+def has_nul(value: Any) -> bool:
+    """Whether any string in decoded JSON holds U+0000 (PostgreSQL's jsonb cannot store it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def event_problem(event: dict[str, Any]) -> str | None:
-    """Why `event` cannot be a Stripe event (id or type not of Stripe's shape); None if it can."""
+    """Why `event` cannot be a Stripe event (id or type not of Stripe's shape, or a NUL
+    character anywhere, which Stripe never sends and the ledger cannot store); None if it can."""
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         return "event id must be 1-128 characters of [A-Za-z0-9_]"
     if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
         return "event type must be 1-128 characters of [a-z0-9_.]"
+    if has_nul(event):
+        return "event holds a NUL character"
     return None
 
 
