@@ -17,7 +17,7 @@ from core.db import transaction
 from core.metrics import REPLAY_CURSOR_LAG, REPLAY_EVENTS_RECOVERED
 from ledger import dispatch as starts
 from ledger import events as ledger
-from models.event_payloads import event_hints
+from models.event_payloads import event_hints, stripe_created
 from models.schedule_payloads import MAX_SKIPPED_IDS, EventsReconcileInput, EventsReconcileResult
 from models.vocabulary import LedgerStatus
 from rules.event_shape import event_problem, ignored_reason
@@ -55,7 +55,7 @@ def _uuid_text(value: str | None) -> str | None:
 def _storable(event: dict[str, Any]) -> bool:
     """The webhook door's rule, and a `created` to order and page by: Stripe's own events
     always pass; anything else would only sink the run."""
-    return event_problem(event) is None and isinstance(event.get("created"), int)
+    return event_problem(event) is None and stripe_created(event.get("created")) is not None
 
 
 def _row(event: dict[str, Any]) -> dict[str, Any]:

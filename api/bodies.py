@@ -2,8 +2,8 @@
 
 Checkout and portal bodies are a few dozen bytes; a route of `BoundedBodyRoute` refuses a
 body over MAX_BODY_BYTES (declared or streamed) before anything reads it whole, and
-`decode_json` refuses JSON nested deeper than MAX_NESTING instead of letting the decoder's
-recursion fail the request.
+`decode_json` refuses JSON nested deeper than MAX_NESTING (or NaN and Infinity, which are
+not JSON) instead of letting the decoder's recursion fail the request.
 """
 
 from __future__ import annotations
@@ -58,14 +58,19 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def decode_json(raw: bytes) -> Any:
+def _not_json(constant: str) -> Any:
+    # Python reads NaN and Infinity; JSON (and PostgreSQL's jsonb) has no such numbers.
+    raise ValueError(f"{constant} is not JSON")
+
+
+def decode_json(raw: bytes | str, *, max_nesting: int = MAX_NESTING) -> Any:
     """JSON of a bounded body; ValueError (a validation error) for anything else."""
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_not_json)
     except RecursionError:
-        raise ValueError(f"JSON nested deeper than {MAX_NESTING} levels") from None
-    if _depth(value) > MAX_NESTING:
-        raise ValueError(f"JSON nested deeper than {MAX_NESTING} levels")
+        raise ValueError(f"JSON nested deeper than {max_nesting} levels") from None
+    if _depth(value) > max_nesting:
+        raise ValueError(f"JSON nested deeper than {max_nesting} levels")
     return value
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.event_payloads import stripe_created
 from models.vocabulary import FINAL_LEDGER_STATUSES, LedgerStatus
 
 logger = logging.getLogger("billing.ledger")
@@ -218,14 +219,13 @@ async def store_delivery(
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     object_id = obj.get("id") if isinstance(obj, dict) else None
-    created = event.get("created")
     params = {
         "id": event["id"],
         "type": event["type"],
         "payload": body.decode("utf-8"),
         "status": LedgerStatus.IGNORED if ignored_reason else LedgerStatus.PENDING,
         "reason": ignored_reason,
-        "created": created if isinstance(created, int) else None,
+        "created": stripe_created(event.get("created")),
         # A hint for the trace only; an absurd one is not worth keeping.
         "object_id": object_id if isinstance(object_id, str) and len(object_id) <= 255 else None,
     }

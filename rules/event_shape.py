@@ -20,13 +20,24 @@ EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,128}")
 OBJECT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
-def has_nul(value: Any) -> bool:
-    """Whether any string in decoded JSON holds U+0000 (PostgreSQL's jsonb cannot store it)."""
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"), which JSON lets through
+        return True
+    return False
+
+
+def has_unstorable_text(value: Any) -> bool:
+    """Whether any string of decoded JSON holds what PostgreSQL's jsonb refuses: U+0000 or a
+    lone surrogate. Stripe never sends either."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
+            if _unstorable(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
@@ -37,15 +48,15 @@ def has_nul(value: Any) -> bool:
 
 
 def event_problem(event: dict[str, Any]) -> str | None:
-    """Why `event` cannot be a Stripe event (id or type not of Stripe's shape, or a NUL
-    character anywhere, which Stripe never sends and the ledger cannot store); None if it can."""
+    """Why `event` cannot be a Stripe event (id or type not of Stripe's shape, or text the
+    ledger cannot store, which Stripe never sends); None if it can."""
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         return "event id must be 1-128 characters of [A-Za-z0-9_]"
     if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
         return "event type must be 1-128 characters of [a-z0-9_.]"
-    if has_nul(event):
-        return "event holds a NUL character"
+    if has_unstorable_text(event):
+        return "event holds a NUL character or a lone surrogate"
     return None
 
 

@@ -29,6 +29,7 @@ async def test_every_call_sends_the_configured_version(
         settings.model_copy(update={"stripe_api_version": SPEC_API_VERSION})
     )
     created = await pinned.v1.customers.create_async({"email": "v@example.com"})
+    assert created.last_response is not None
     assert created.last_response.headers["stripe-version"] == SPEC_API_VERSION
     raw = await pinned.raw_request_async("get", f"/v1/customers/{created.id}")
     assert raw.headers["stripe-version"] == SPEC_API_VERSION

@@ -10,7 +10,6 @@ event whose object id is absurd is stored `ignored` (`invalid_object`) and answe
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.bodies import decode_json
 from api.errors import ApiError
 from api.started_events import RecentlyStarted
 from core.config import Settings
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 SIGNATURE_TOLERANCE_SECONDS = 300
 # Stripe sends one t and one or two v1 (during a secret roll): a few hundred characters.
 MAX_SIGNATURE_HEADER_CHARS = 4096
+# Stripe's events nest about ten levels (event, data, object, items, price, metadata, ...).
+MAX_EVENT_NESTING = 64
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -76,7 +78,7 @@ def verify_signature(body: bytes, header: str | None, secret: str) -> None:
 
 def parse_event(body: bytes) -> dict[str, Any]:
     try:
-        event = json.loads(body.decode("utf-8"))
+        event = decode_json(body.decode("utf-8"), max_nesting=MAX_EVENT_NESTING)
     except ValueError:  # UnicodeDecodeError included
         raise ApiError(400, ErrorCode.INVALID_PAYLOAD, "body is not JSON") from None
     if not isinstance(event, dict):
