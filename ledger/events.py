@@ -280,15 +280,9 @@ async def mark_ignored(
 ) -> None:
     """Final without effect, with why (e.g. `not_ours`): never retried, cleaned like completed
     rows."""
-    await session.execute(
-        _IGNORE,
-        {
-            "id": event_id,
-            "reason": reason,
-            "w": uuid.UUID(workspace_id) if workspace_id else None,
-            "o": object_id,
-        },
-    )
+    workspace = uuid.UUID(workspace_id) if workspace_id else None
+    params = {"id": event_id, "reason": reason, "w": workspace, "o": object_id}
+    await session.execute(_IGNORE, params)
 
 
 async def mark_failed(

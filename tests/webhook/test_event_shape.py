@@ -181,3 +181,35 @@ async def test_another_api_version_is_processed_and_counted(
     counted = mismatches(api_version)
     assert (await client.post(WEBHOOK, content=signed(own)[0], headers=signed(own)[1])).is_success
     assert mismatches(api_version) == counted
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("nested past the recursion limit", b"[" * 5000 + b"]" * 5000),
+        ("NaN, which is not JSON", b'{"id": "evt_nan", "type": "invoice.paid", "created": NaN}'),
+        ("a lone surrogate", b'{"id": "evt_sur", "type": "invoice.paid", "note": "\\ud800"}'),
+    ],
+)
+async def test_json_that_python_reads_but_jsonb_refuses_is_400_not_503(
+    shop: Shop, client: httpx.AsyncClient, name: str, body: bytes
+) -> None:
+    # Deep nesting was a 500; NaN and lone surrogates a 503 that Stripe would retry for days.
+    response = await client.post(WEBHOOK, content=body, headers=signed(body)[1])
+    assert response.status_code == 400, name
+    assert response.json()["error"]["code"] == "INVALID_PAYLOAD", name
+
+
+@pytest.mark.parametrize("created", [True, 10**30, -5, "1700000000"])
+async def test_a_created_stripe_would_never_send_is_dropped_not_a_503(
+    shop: Shop, client: httpx.AsyncClient, created: Any
+) -> None:
+    odd = {**event(fresh_id(), "customer.updated", id="cus_1"), "created": created}
+    response = await client.post(WEBHOOK, content=signed(odd)[0], headers=signed(odd)[1])
+    assert response.status_code == 200
+    [row] = await fetch_all(
+        shop.sessions,
+        "SELECT stripe_created_at FROM stripe_webhook_events WHERE id = :id",
+        id=odd["id"],
+    )
+    assert row.stripe_created_at is None
