@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.path_guard import NulPathGuard
 from api.request_context import RequestLogContext
 from api.routes import (
     billing_status,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestLogContext)
+    app.add_middleware(NulPathGuard)
     app.include_router(health.router)
     app.include_router(billing_status.router)
     app.include_router(checkout.router)

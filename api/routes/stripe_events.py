@@ -26,6 +26,7 @@ from models.event_admin import (
     UnfinishedStatus,
 )
 from models.vocabulary import ErrorCode
+from rules.event_shape import has_unstorable_text
 
 router = APIRouter(prefix="/api/v1/stripe/events", tags=["operations"])
 
@@ -37,7 +38,10 @@ async def list_events(
     _admin: AdminDep,
     sessions: SessionMakerDep,
     status: Annotated[UnfinishedStatus | None, Query(description="all when absent")] = None,
-    type: Annotated[str | None, Query(max_length=128, description="a Stripe event type")] = None,
+    # Stripe's type shape: anything else matches no row, and may hold what SQL refuses (NUL).
+    type: Annotated[
+        str | None, Query(pattern=r"^[a-z0-9_.]{1,128}$", description="a Stripe event type")
+    ] = None,
     workspace_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> LedgerEventList:
@@ -64,6 +68,8 @@ async def retry_event(
     sessions: SessionMakerDep,
     temporal: TemporalDep,
 ) -> EventRetryPublic:
+    if has_unstorable_text(event_id):  # a NUL cannot be in the ledger, nor in a SQL parameter
+        raise ApiError(404, ErrorCode.EVENT_NOT_FOUND, "no such event in the ledger")
     [retried] = await starts.retry_events(
         temporal,
         sessions,

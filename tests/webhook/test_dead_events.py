@@ -244,6 +244,11 @@ async def test_event_routes_answer_operators_only(
     assert nobody.json()["events"] == []
     bad = await client.get(EVENTS, params={"status": "completed"}, headers=ADMIN)
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+    # Found by the API fuzzer: a NUL in the type filter reached PostgreSQL, a 500.
+    nul = await client.get(EVENTS, params={"type": "invoice.paid\x00"}, headers=ADMIN)
+    assert (nul.status_code, nul.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+    nul_id = await client.post(f"{EVENTS}/evt_%00/retry", headers=ADMIN)
+    assert (nul_id.status_code, nul_id.json()["error"]["code"]) == (404, "EVENT_NOT_FOUND")
 
     unknown = await client.post(f"{EVENTS}/evt_never_seen/retry", headers=ADMIN)
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "EVENT_NOT_FOUND")
