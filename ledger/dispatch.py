@@ -109,7 +109,8 @@ class Dispatched:
 
 async def _start_one(
     client: Client, task_queue: str, event_id: str, event_type: str, rerun: bool
-) -> tuple[str, BaseException | None]:
+) -> tuple[str, str | None]:
+    """(outcome, error): started or already done, or the kind of failure and its text."""
     try:
         started = await start_event_workflow(client, task_queue, event_id, event_type)
         if not started and rerun:
@@ -117,7 +118,7 @@ async def _start_one(
                 client, task_queue, event_id, event_type, rerun_closed=True
             )
     except Exception as exc:  # whatever Temporal raises is this event's outcome, not ours
-        return "", exc
+        return start_failure(exc)
     return (STARTED if started else ALREADY_DONE), None
 
 
@@ -161,15 +162,14 @@ async def dispatch(
 
     async def one(event_id: str, event_type: str, status: str) -> None:
         async with gate:
-            outcome, exc = await _start_one(
+            outcome, error = await _start_one(
                 client, task_queue, event_id, event_type, rerun_closed or status == "failed"
             )
-        if exc is not None:
-            kind, error = start_failure(exc)
-            failures.append(_Failure(event_id, event_type, kind, error))
-            done.outcomes[event_id], done.errors[event_id] = kind, error
-            return
         done.outcomes[event_id] = outcome
+        if error is not None:
+            failures.append(_Failure(event_id, event_type, outcome, error))
+            done.errors[event_id] = error
+            return
         if outcome == STARTED:
             result.dispatched += 1
         else:
