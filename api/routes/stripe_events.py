@@ -26,7 +26,6 @@ from models.event_admin import (
     UnfinishedStatus,
 )
 from models.vocabulary import ErrorCode
-from rules.event_shape import has_unstorable_text
 
 router = APIRouter(prefix="/api/v1/stripe/events", tags=["operations"])
 
@@ -68,8 +67,6 @@ async def retry_event(
     sessions: SessionMakerDep,
     temporal: TemporalDep,
 ) -> EventRetryPublic:
-    if has_unstorable_text(event_id):  # a NUL cannot be in the ledger, nor in a SQL parameter
-        raise ApiError(404, ErrorCode.EVENT_NOT_FOUND, "no such event in the ledger")
     [retried] = await starts.retry_events(
         temporal,
         sessions,

@@ -247,8 +247,8 @@ async def test_event_routes_answer_operators_only(
     # Found by the API fuzzer: a NUL in the type filter reached PostgreSQL, a 500.
     nul = await client.get(EVENTS, params={"type": "invoice.paid\x00"}, headers=ADMIN)
     assert (nul.status_code, nul.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
-    nul_id = await client.post(f"{EVENTS}/evt_%00/retry", headers=ADMIN)
-    assert (nul_id.status_code, nul_id.json()["error"]["code"]) == (404, "EVENT_NOT_FOUND")
+    nul_id = await client.post(f"{EVENTS}/evt_%00/retry", headers=ADMIN)  # api/path_guard.py
+    assert (nul_id.status_code, nul_id.json()["error"]["code"]) == (404, "NOT_FOUND")
 
     unknown = await client.post(f"{EVENTS}/evt_never_seen/retry", headers=ADMIN)
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "EVENT_NOT_FOUND")
