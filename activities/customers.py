@@ -31,6 +31,8 @@ from rules.locks import lock_workspace
 
 logger = logging.getLogger(__name__)
 
+CUSTOMER_NAME_MAX_CHARS = 256
+
 
 def customer_idempotency_key(workspace_id: str, request_scope: str, replaces: str | None) -> str:
     """`customer:v2:{workspaceId}:{requestScopeHash}` (seed 002 §5).
@@ -135,7 +137,11 @@ class CustomerActivities:
                     reason,
                     extra={"workspace_id": str(workspace_id)},
                 )
-            new_id = await self._create(workspace, request_scope, current)
+            # The customer being replaced: the mapped one, or the stale one a refused session
+            # named even when `customer.deleted` already dropped its mapping. It is part of the
+            # Stripe idempotency key, so replacing it never replays its own creation.
+            replaced = current if current is not None else stale
+            new_id = await self._create(workspace, request_scope, replaced)
             session.add(
                 WorkspaceBillingCustomer(workspace_id=workspace_id, stripe_customer_id=new_id)
             )
@@ -143,20 +149,21 @@ class CustomerActivities:
                 WorkspaceBillingCustomerEvent(
                     workspace_id=workspace_id,
                     event_type="recreated",
-                    old_stripe_customer_id=current,
+                    old_stripe_customer_id=replaced,
                     new_stripe_customer_id=new_id,
-                    reason=reason if current is not None else "no_mapping",
+                    reason=reason if replaced is not None else "no_mapping",
                 )
             )
         return EnsureCustomerResult(
-            stripe_customer_id=new_id, outcome="recreated" if current else "created"
+            stripe_customer_id=new_id, outcome="recreated" if replaced else "created"
         )
 
     async def _create(self, workspace: Workspace, request_scope: str, replaces: str | None) -> str:
         key = customer_idempotency_key(str(workspace.id), request_scope, replaces)
         params: CustomerCreateParams = {"metadata": {"workspace_id": str(workspace.id)}}
         if workspace.name:
-            params["name"] = workspace.name
+            # Stripe refuses a customer name over 256 characters; the workspace's may be longer.
+            params["name"] = workspace.name[:CUSTOMER_NAME_MAX_CHARS]
         customer = await self._stripe.call(
             "customers.create",
             self._stripe.client.v1.customers.create_async(params, options={"idempotency_key": key}),

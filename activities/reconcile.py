@@ -23,7 +23,11 @@ from core.db import transaction
 from core.metrics import RECONCILE_MISMATCHES
 from ledger import events as ledger
 from models.failures import BillingFailure
-from models.schedule_payloads import ObjectsReconcileInput, ObjectsReconcileResult
+from models.schedule_payloads import (
+    MAX_SKIPPED_IDS,
+    ObjectsReconcileInput,
+    ObjectsReconcileResult,
+)
 from rules.reconcile import ENDED, Local, LocalRow, apply_fresh_subscription, differences
 from rules.settlement import SettlementPolicy
 
@@ -40,6 +44,16 @@ FLAGGED = text(
     "SELECT loser_subscription_id FROM billing_duplicate_settlements WHERE action = 'flagged'"
 )
 MAPPED_CUSTOMERS = text("SELECT stripe_customer_id, workspace_id FROM workspace_billing_customers")
+
+
+def _failed(
+    result: ObjectsReconcileResult, subscription_id: str, step: str, exc: Exception
+) -> None:
+    kind = exc.type if isinstance(exc, BillingFailure) else type(exc).__name__
+    logger.warning("reconcile could not %s %s: %s", step, subscription_id, kind)
+    result.failed += 1
+    if len(result.failed_subscriptions) < MAX_SKIPPED_IDS:
+        result.failed_subscriptions.append(subscription_id)
 
 
 class ReconcileActivities:
@@ -100,16 +114,14 @@ class ReconcileActivities:
             if sid not in seen and local.row.status not in ENDED and sid not in busy
         ]
         candidates = list(listed)
+        result = ObjectsReconcileResult()
         for sid in vanished:
             try:
                 candidates.append(
                     await self._deps.gateway.retrieve_subscription(sid, expand_latest_invoice=True)
                 )
-            except BillingFailure as exc:
-                if exc.retryable:
-                    raise
-                logger.warning("reconcile could not retrieve %s: %s", sid, exc.type)
-        result = ObjectsReconcileResult()
+            except Exception as exc:  # one subscription never fails the pass: counted, next run
+                _failed(result, sid, "retrieve", exc)
         for sub in candidates:
             local = locals_.get(sub["id"])
             customer = sub.get("customer")
@@ -136,10 +148,8 @@ class ReconcileActivities:
                         settlement=SettlementPolicy.from_settings(self._deps.settings),
                         workspace_hint=workspace,
                     )
-            except BillingFailure as exc:
-                if exc.retryable:
-                    raise
-                logger.warning("reconcile could not apply %s: %s", sub["id"], exc.type)
+            except Exception as exc:  # one subscription never fails the pass: counted, next run
+                _failed(result, sub["id"], "apply", exc)
                 continue
             if applied.action != "applied":
                 continue

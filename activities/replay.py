@@ -9,6 +9,7 @@ from temporalio import activity
 
 from activities.deps import ActivityDeps
 from core.db import transaction
+from ledger import dispatch as starts
 from ledger import events as ledger
 from models.schedule_payloads import (
     DispatchInput,
@@ -22,6 +23,8 @@ logger = logging.getLogger("billing.replay")
 
 # The webhook route stores, then starts within milliseconds: a younger pending row is its job.
 PENDING_MIN_AGE = timedelta(seconds=30)
+# Characters of ids and types in one batch: a payload well under Temporal's 2 MB blob limit.
+MAX_BATCH_ID_CHARS = 256 * 1024
 
 
 class ReplayActivities:
@@ -42,19 +45,30 @@ class ReplayActivities:
                 after_id=input.after_id,
                 limit=limit,
             )
-            events = [
+        events: list[DueEvent] = []
+        size = 0
+        for r in rows:
+            events.append(
                 DueEvent(id=r.id, type=r.type, status=r.status, received_at=r.received_at)
-                for r in rows
-            ]
-        return DueEventsResult(events=events, has_more=len(events) == limit)
+            )
+            size += len(r.id) + len(r.type)
+            if size > MAX_BATCH_ID_CHARS:
+                # Rows stored before the door checked ids may hold huge ones: keep the payload
+                # far below Temporal's blob limit; the keyset resumes after the last row.
+                return DueEventsResult(events=events, has_more=True)
+        return DueEventsResult(events=events, has_more=len(rows) == limit)
 
     @activity.defn(name="replay.dispatch")
     async def dispatch(self, input: DispatchInput) -> DispatchResult:
-        """(Re)start each event's workflow through the worker's own Temporal client."""
-        result = await ledger.dispatch_events(
+        """(Re)start each event's workflow through the worker's own Temporal client; a start
+        that fails is recorded on its row and counted, never a failure of the batch."""
+        settings = self._deps.settings
+        result = await starts.dispatch_events(
             activity.client(),
-            self._deps.settings.temporal_task_queue,
+            self._deps.sessions,
+            settings.temporal_task_queue,
             [(e.id, e.type, e.status) for e in input.events],
+            max_attempts=settings.stripe_webhook_max_attempts,
         )
         if result.stale_claims:
             logger.warning("replay reclaimed %d stale processing claims", result.stale_claims)

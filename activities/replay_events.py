@@ -15,9 +15,12 @@ from activities.failures import reported
 from core.constants import HANDLED_EVENT_TYPES
 from core.db import transaction
 from core.metrics import REPLAY_CURSOR_LAG, REPLAY_EVENTS_RECOVERED
+from ledger import dispatch as starts
 from ledger import events as ledger
-from models.event_payloads import event_hints
-from models.schedule_payloads import EventsReconcileInput, EventsReconcileResult
+from models.event_payloads import event_hints, stripe_created
+from models.schedule_payloads import MAX_SKIPPED_IDS, EventsReconcileInput, EventsReconcileResult
+from models.vocabulary import LedgerStatus
+from rules.event_shape import event_problem, ignored_reason
 
 logger = logging.getLogger("billing.replay")
 
@@ -49,15 +52,24 @@ def _uuid_text(value: str | None) -> str | None:
         return None
 
 
+def _storable(event: dict[str, Any]) -> bool:
+    """The webhook door's rule, and a `created` to order and page by: Stripe's own events
+    always pass; anything else would only sink the run."""
+    return event_problem(event) is None and stripe_created(event.get("created")) is not None
+
+
 def _row(event: dict[str, Any]) -> dict[str, Any]:
     hints = event_hints(event)
+    reason = ignored_reason(event)
     return {
         "id": event["id"],
         "type": event["type"],
         "payload": event,
         "created": event["created"],
         "workspace_id": _uuid_text(hints.workspace_id),
-        "object_id": hints.object_id,
+        "object_id": None if reason else hints.object_id,
+        "status": LedgerStatus.IGNORED if reason else LedgerStatus.PENDING,
+        "reason": reason,
     }
 
 
@@ -102,22 +114,39 @@ class EventsReconcileActivities:
         else:
             since = cursor - int(CURSOR_OVERLAP.total_seconds())
         with reported():
-            events = await self._list_since(since)
-        events.reverse()  # oldest first: apply in the order Stripe created them
-        result = EventsReconcileResult(listed=len(events))
+            listed = await self._list_since(since)
+        listed.reverse()  # oldest first: apply in the order Stripe created them
+        events = [e for e in listed if _storable(e)]
+        result = EventsReconcileResult(listed=len(listed), invalid=len(listed) - len(events))
+        if result.invalid:
+            logger.warning("Events API listed %d events not of Stripe's shape", result.invalid)
         for start in range(0, len(events), CHUNK):
             chunk = events[start : start + CHUNK]
+            rows = [_row(e) for e in chunk]
             async with transaction(self._deps.sessions) as session:
-                inserted = await ledger.store_recovered(session, [_row(e) for e in chunk])
-            fresh = [(e["id"], e["type"], "pending") for e in chunk if e["id"] in inserted]
-            dispatched = await ledger.dispatch_events(
-                activity.client(), settings.temporal_task_queue, fresh
+                inserted = await ledger.store_recovered(session, rows)
+            fresh = [
+                (r["id"], r["type"], r["status"])
+                for r in rows
+                if r["id"] in inserted and r["status"] == LedgerStatus.PENDING
+            ]
+            dispatched = await starts.dispatch_events(
+                activity.client(),
+                self._deps.sessions,
+                settings.temporal_task_queue,
+                fresh,
+                max_attempts=settings.stripe_webhook_max_attempts,
             )
             for event in chunk:
                 if event["id"] in inserted:
                     REPLAY_EVENTS_RECOVERED.labels(event_type=event["type"]).inc()
             result.inserted += len(inserted)
             result.dispatched += dispatched.dispatched
+            result.start_refused += dispatched.start_refused
+            result.start_unavailable += dispatched.start_unavailable
+            result.dead += dispatched.dead
+            room = MAX_SKIPPED_IDS - len(result.skipped_ids)
+            result.skipped_ids.extend(dispatched.skipped_ids[: max(room, 0)])
             newest = max(e["created"] for e in chunk)
             async with transaction(self._deps.sessions) as session:
                 await session.execute(WRITE_CURSOR, {"name": CURSOR_NAME, "value": str(newest)})

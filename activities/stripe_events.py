@@ -15,6 +15,7 @@ from activities.failures import reported
 from core.db import transaction
 from core.metrics import (
     UNATTRIBUTED_EVENTS,
+    WEBHOOKS_DEAD,
     WEBHOOKS_FAILED,
     WEBHOOKS_PROCESSED,
     observe_event_applied,
@@ -33,7 +34,7 @@ from models.event_payloads import (
     FailEventResult,
     event_hints,
 )
-from models.vocabulary import IgnoredReason
+from models.vocabulary import IgnoredReason, LedgerStatus
 from rules.errors import NotOurs
 from rules.events import HANDLERS, EventContext
 from rules.settlement import SettlementPolicy
@@ -47,6 +48,7 @@ class StripeEventActivities:
         self._gateway = deps.gateway
         self._grace_days = deps.settings.billing_grace_days
         self._settings = deps.settings
+        self._max_attempts = deps.settings.stripe_webhook_max_attempts
 
     @activity.defn(name=ACTIVITY_CLAIM_EVENT)
     async def claim_event(self, data: ClaimEventInput) -> ClaimEventResult:
@@ -103,8 +105,13 @@ class StripeEventActivities:
 
     @activity.defn(name=ACTIVITY_FAIL_EVENT)
     async def fail_event(self, data: FailEventInput) -> FailEventResult:
-        """Given up: the row says `failed` with the error, visible and re-runnable by replay."""
+        """Given up: the row says `failed` with the error, re-run by replay after a backoff,
+        or `dead` once STRIPE_WEBHOOK_MAX_ATTEMPTS attempts failed (kept for an operator)."""
         async with transaction(self._sessions) as session:
-            done = await ledger.mark_failed(session, data.event_id, data.error)
+            status = await ledger.mark_failed(
+                session, data.event_id, data.error, max_attempts=self._max_attempts
+            )
         WEBHOOKS_FAILED.labels(data.event_type).inc()
-        return FailEventResult(marked=done)
+        if status == LedgerStatus.DEAD:
+            WEBHOOKS_DEAD.labels(data.event_type).inc()
+        return FailEventResult(marked=status is not None)

@@ -3,22 +3,22 @@
 The caller is checked first (401/403/404), then the key (400), then the body (422): a bad body
 from a caller who may not buy is never judged. The body is a declared pydantic model, so the
 OpenAPI page shows it and /docs can send it; it is decoded whatever its Content-Type says and
-only after the dependencies ran. A body that is not a JSON object answers VALIDATION_ERROR, an
-object naming no self-serve plan and interval PLAN_NOT_AVAILABLE.
+only after the dependencies ran. A body that is not a JSON object (or is nested absurdly
+deep) answers VALIDATION_ERROR, an object naming no self-serve plan and interval
+PLAN_NOT_AVAILABLE, a body over 16 KiB 413 (api/bodies.py).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 
+from api.bodies import BoundedBodyRoute, BoundedRequest, decode_json
 from api.errors import ApiError
 from models.schemas import CheckoutRequest
 from models.vocabulary import ErrorCode
@@ -52,13 +52,13 @@ IdempotencyKey = Annotated[uuid.UUID, Depends(idempotency_key)]
 
 def _decoded(raw: Any) -> Any:
     # JSON whatever the Content-Type (a `curl -d` sends form-urlencoded); not JSON -> ValueError.
-    return json.loads(raw) if isinstance(raw, bytes) else raw
+    return decode_json(raw) if isinstance(raw, bytes) else raw
 
 
 CheckoutBody = Annotated[CheckoutRequest, BeforeValidator(_decoded)]
 
 
-class _RawBodyRequest(Request):
+class _RawBodyRequest(BoundedRequest):
     """Hands FastAPI the undecoded body, so decoding errors surface during validation."""
 
     async def json(self) -> Any:
@@ -81,15 +81,17 @@ def body_error(exc: RequestValidationError) -> ApiError | None:
     )
 
 
-class CheckoutRoute(APIRoute):
-    """A route whose declared body is decoded late and refused with the checkout's codes."""
+class CheckoutRoute(BoundedBodyRoute):
+    """A route whose bounded body is decoded late and refused with the checkout's codes."""
+
+    request_class = _RawBodyRequest
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(_RawBodyRequest(request.scope, request.receive))
+                return await handler(request)
             except RequestValidationError as exc:
                 answer = body_error(exc)
                 if answer is None:

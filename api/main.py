@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api.dev_tools import install_dev_tools
 from api.docs import install_offline_docs
 from api.errors import install_error_handlers
+from api.path_guard import NulPathGuard
 from api.request_context import RequestLogContext
 from api.routes import (
     billing_status,
@@ -19,6 +20,7 @@ from api.routes import (
     health,
     plans,
     portal,
+    stripe_events,
     trace,
     webhook,
 )
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_verifier = TokenVerifier(TokenPolicy.from_settings(app_settings))
     install_error_handlers(app)
     app.add_middleware(RequestLogContext)
+    app.add_middleware(NulPathGuard)
     app.include_router(health.router)
     app.include_router(billing_status.router)
     app.include_router(checkout.router)
@@ -93,4 +96,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_offline_docs(app)
     if app_settings.dev_tools_enabled:
         install_dev_tools(app)
+    app.include_router(stripe_events.router)
     return app

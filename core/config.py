@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+import stripe
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -72,6 +73,11 @@ class Settings(BaseSettings):
     stripe_max_requests_per_second: float = Field(default=20.0, gt=0)
     stripe_max_burst: float = Field(default=5.0, ge=1)
     stripe_max_network_retries: int = Field(default=0, ge=0)
+    # Sent as Stripe-Version on every call, so responses keep one shape whatever the account's
+    # default; the default is the version the installed SDK (and the emulator) is tested with.
+    stripe_api_version: str = Field(
+        default=stripe.api_version, pattern=r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$"
+    )
 
     # Optional (seed 002 §2 defaults).
     stripe_billing_portal_configuration_id: str | None = None

@@ -25,6 +25,16 @@ WEBHOOKS_IGNORED = Counter(
 WEBHOOKS_FAILED = Counter(
     "billing_webhook_failed", "Events given up after retries (row marked failed)", ["event_type"]
 )
+WEBHOOKS_DEAD = Counter(
+    "billing_webhook_dead",
+    "Events whose attempts ran out (row marked dead, kept until an operator retries it)",
+    ["event_type"],
+)
+WEBHOOKS_API_VERSION_MISMATCH = Counter(
+    "billing_webhook_api_version_mismatch",
+    "Verified events rendered in another Stripe API version than STRIPE_API_VERSION",
+    ["api_version"],
+)
 WEBHOOKS_PROCESSED = Counter(
     "billing_webhook_processed", "Events applied to completion", ["event_type"]
 )

@@ -61,6 +61,8 @@ def create_stripe_client(settings: Settings, bucket: Pacer | None = None) -> str
     return stripe.StripeClient(
         settings.stripe_secret_key,
         base_addresses={"api": settings.stripe_api_base},
+        # One version for every call, whatever the SDK would default to.
+        stripe_version=settings.stripe_api_version,
         http_client=PacedHTTPXClient(pacer, timeout=settings.stripe_http_timeout_seconds),
         # Retries belong to Temporal's retry policy, not to the SDK: one place decides.
         max_network_retries=settings.stripe_max_network_retries,

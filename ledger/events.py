@@ -1,15 +1,13 @@
-"""Every statement on `stripe_webhook_events`, and the one way to start `stripe-event:{id}`.
+"""Every statement on `stripe_webhook_events`: the event ledger's one owner of SQL.
 
 The webhook route stores deliveries, the Events API reconcile stores what the webhook
 missed, the event workflow claims, completes or fails its row, the replay sweep finds rows
-nobody is processing, the cleanup deletes finished ones and the support trace reads them —
-all here. Whoever starts an event's workflow goes through `start_event_workflow`, so every
-path uses the same workflow id and id policies and a row is applied once.
+nobody is processing, operators list and reopen rows, the cleanup deletes finished ones and
+the support trace reads them — all here. Starting `stripe-event:{id}` is `ledger.dispatch`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -21,29 +19,19 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from core.constants import HANDLED_EVENT_TYPES, SA_STRIPE_EVENT_TYPE, event_workflow_id
-from models.event_payloads import StripeEventInput
-from models.schedule_payloads import DispatchResult
+from models.event_payloads import stripe_created
 from models.vocabulary import FINAL_LEDGER_STATUSES, LedgerStatus
 
 logger = logging.getLogger("billing.ledger")
 
-EVENT_WORKFLOW = "StripeEventWorkflow"
 FINAL_STATUSES = FINAL_LEDGER_STATUSES
 _FINAL = list(FINAL_LEDGER_STATUSES)
+# Cleaned after retention; `dead` rows are not: they wait for an operator.
+_CLEANABLE = [LedgerStatus.COMPLETED, LedgerStatus.IGNORED]
+UNFINISHED = (LedgerStatus.PENDING, LedgerStatus.PROCESSING, LedgerStatus.FAILED, LedgerStatus.DEAD)
 # The longest last_error kept on a row: enough to diagnose, never a whole payload.
 MAX_ERROR_CHARS = 2000
-# Concurrent start RPCs of one dispatch: fast, yet far below the server's limits.
-START_CONCURRENCY = 20
 
 
 class LedgerUnavailable(Exception):
@@ -55,11 +43,11 @@ _STORE_DELIVERY = text(
     """
     WITH inserted AS (
         INSERT INTO stripe_webhook_events
-            (id, type, payload, status, attempts, source, stripe_created_at,
+            (id, type, payload, status, reason, attempts, source, stripe_created_at,
              stripe_object_id, processed_at)
-        VALUES (:id, :type, CAST(:payload AS jsonb), :status, 0, 'webhook',
-                to_timestamp(CAST(:created AS bigint)), :object_id,
-                CASE WHEN CAST(:ignored AS boolean) THEN now() END)
+        VALUES (:id, :type, CAST(:payload AS jsonb), :status, CAST(:reason AS varchar), 0,
+                'webhook', to_timestamp(CAST(:created AS bigint)), :object_id,
+                CASE WHEN CAST(:reason AS varchar) IS NOT NULL THEN now() END)
         ON CONFLICT (id) DO NOTHING
         RETURNING status
     )
@@ -73,12 +61,14 @@ _STORE_DELIVERY = text(
 _STORE_RECOVERED = text(
     """
     INSERT INTO stripe_webhook_events
-        (id, type, payload, status, attempts, source, stripe_created_at, workspace_id,
-         stripe_object_id, received_at)
-    SELECT r.id, r.type, r.payload, 'pending', 0, 'events_api', to_timestamp(r.created),
-           CAST(r.workspace_id AS uuid), r.object_id, now()
+        (id, type, payload, status, reason, attempts, source, stripe_created_at,
+         workspace_id, stripe_object_id, received_at, processed_at)
+    SELECT r.id, r.type, r.payload, COALESCE(r.status, 'pending'), r.reason, 0, 'events_api',
+           to_timestamp(r.created), CAST(r.workspace_id AS uuid), r.object_id, now(),
+           CASE WHEN r.reason IS NOT NULL THEN now() END
     FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-        id text, type text, payload jsonb, created bigint, workspace_id text, object_id text)
+        id text, type text, payload jsonb, created bigint, workspace_id text, object_id text,
+        status text, reason text)
     ORDER BY r.created
     ON CONFLICT (id) DO NOTHING
     RETURNING id
@@ -102,11 +92,27 @@ _IGNORE = text(
     "workspace_id = COALESCE(CAST(:w AS uuid), workspace_id), "
     "stripe_object_id = COALESCE(:o, stripe_object_id) WHERE id = :id"
 )
+# An attempt given up: `failed` and due again after a backoff (2^attempts minutes, at most
+# 64), or `dead` once the attempts counted on the row reach the maximum. `:counted` is 1 when
+# this failure is itself an attempt (a refused start), 0 when the claim already counted it.
 _FAIL = text(
-    "UPDATE stripe_webhook_events SET status = 'failed', last_error = :error, "
-    "processing_started_at = NULL, next_attempt_at = now() "
-    "+ make_interval(mins => power(2, LEAST(attempts, 6))::int) "
-    "WHERE id = :id AND status <> 'completed' RETURNING id"
+    """
+    UPDATE stripe_webhook_events SET
+        attempts = attempts + :counted,
+        status = CASE WHEN attempts + :counted >= :max THEN 'dead' ELSE 'failed' END,
+        last_error = :error,
+        processing_started_at = NULL,
+        next_attempt_at = CASE WHEN attempts + :counted >= :max THEN NULL
+            ELSE now() + make_interval(mins => power(2, LEAST(attempts + :counted, 6))::int)
+        END
+    WHERE id = :id AND status <> ALL(:final)
+    RETURNING status
+    """
+)
+# A start lost to an outage is not the event's fault: noted, and the row stays due.
+_NOTE_ERROR = text(
+    "UPDATE stripe_webhook_events SET last_error = :error "
+    "WHERE id = :id AND status <> ALL(:final)"
 )
 _DUE = text(
     """
@@ -134,7 +140,7 @@ _DELETE_FINISHED = text(
     DELETE FROM stripe_webhook_events
     WHERE id IN (
         SELECT id FROM stripe_webhook_events
-        WHERE status = ANY(:final)
+        WHERE status = ANY(:cleanable)
           AND COALESCE(processed_at, received_at) < now() - make_interval(days => :days)
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -143,8 +149,8 @@ _DELETE_FINISHED = text(
 )
 _OF_WORKSPACE = text(
     """
-    SELECT id, type, status, attempts, last_error, source, stripe_created_at, received_at,
-           processed_at, stripe_object_id
+    SELECT id, type, status, reason, attempts, last_error, source, stripe_created_at,
+           received_at, processed_at, stripe_object_id
     FROM stripe_webhook_events
     WHERE workspace_id = :w
        OR stripe_object_id = ANY(:objects)
@@ -155,6 +161,39 @@ _OF_WORKSPACE = text(
     ORDER BY received_at, id
     LIMIT :limit
     """
+)
+# Operators: unfinished rows, filtered; a workspace matches as in the support trace.
+_UNFINISHED = text(
+    """
+    SELECT id, type, status, attempts, last_error, source, received_at, next_attempt_at,
+           workspace_id
+    FROM stripe_webhook_events e
+    WHERE status = ANY(:statuses)
+      AND (CAST(:type AS text) IS NULL OR type = CAST(:type AS text))
+      AND (CAST(:w AS uuid) IS NULL
+           OR workspace_id = CAST(:w AS uuid)
+           OR payload #>> '{data,object,client_reference_id}' = CAST(:w AS text)
+           OR payload #>> '{data,object,metadata,workspace_id}' = CAST(:w AS text)
+           OR payload #>> '{data,object,customer}' IN (
+               SELECT stripe_customer_id FROM workspace_billing_customers
+               WHERE workspace_id = CAST(:w AS uuid))
+           OR stripe_object_id IN (
+               SELECT stripe_subscription_id FROM subscriptions
+               WHERE workspace_id = CAST(:w AS uuid) AND stripe_subscription_id IS NOT NULL))
+    ORDER BY received_at, id
+    LIMIT :limit
+    """
+)
+_STATUS_OF = text("SELECT id, type, status FROM stripe_webhook_events WHERE id = ANY(:ids)")
+_DEAD_IDS = text(
+    "SELECT id FROM stripe_webhook_events WHERE status = 'dead' ORDER BY received_at, id "
+    "LIMIT :limit"
+)
+# An operator's retry: a dead row is due again as `failed`, so the start re-runs a closed
+# workflow; its attempts keep counting, so one more failure makes it dead again at once.
+_REOPEN = text(
+    "UPDATE stripe_webhook_events SET status = 'failed', next_attempt_at = now(), "
+    "processing_started_at = NULL WHERE id = ANY(:ids) AND status = 'dead' RETURNING id"
 )
 
 
@@ -172,21 +211,23 @@ class LedgerRow:
     payload: dict[str, Any] | None
 
 
-async def store_delivery(engine: AsyncEngine, event: dict[str, Any], body: bytes) -> Stored:
-    """Store a verified webhook delivery (handled types `pending`, others `ignored`), or
+async def store_delivery(
+    engine: AsyncEngine, event: dict[str, Any], body: bytes, *, ignored_reason: str | None
+) -> Stored:
+    """Store a verified webhook delivery (`pending`, or `ignored` with `ignored_reason`), or
     read the row a previous delivery stored; `LedgerUnavailable` when not durable."""
-    handled = event["type"] in HANDLED_EVENT_TYPES
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
-    created = event.get("created")
+    object_id = obj.get("id") if isinstance(obj, dict) else None
     params = {
         "id": event["id"],
         "type": event["type"],
         "payload": body.decode("utf-8"),
-        "status": LedgerStatus.PENDING if handled else LedgerStatus.IGNORED,
-        "ignored": not handled,
-        "created": created if isinstance(created, int) else None,
-        "object_id": obj.get("id") if isinstance(obj, dict) else None,
+        "status": LedgerStatus.IGNORED if ignored_reason else LedgerStatus.PENDING,
+        "reason": ignored_reason,
+        "created": stripe_created(event.get("created")),
+        # A hint for the trace only; an absurd one is not worth keeping.
+        "object_id": object_id if isinstance(object_id, str) and len(object_id) <= 255 else None,
     }
     try:
         # One atomic statement: autocommit spares the BEGIN/COMMIT round trips.
@@ -203,7 +244,8 @@ async def store_delivery(engine: AsyncEngine, event: dict[str, Any], body: bytes
 
 
 async def store_recovered(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
-    """Store events read from the Events API as `pending`; the ids that were new."""
+    """Store events read from the Events API (`pending` unless a row says `ignored` with its
+    `reason`); the ids that were new."""
     stored = await session.execute(_STORE_RECOVERED, {"rows": json.dumps(rows)})
     return set(stored.scalars())
 
@@ -238,22 +280,27 @@ async def mark_ignored(
 ) -> None:
     """Final without effect, with why (e.g. `not_ours`): never retried, cleaned like completed
     rows."""
-    await session.execute(
-        _IGNORE,
-        {
-            "id": event_id,
-            "reason": reason,
-            "w": uuid.UUID(workspace_id) if workspace_id else None,
-            "o": object_id,
-        },
-    )
+    workspace = uuid.UUID(workspace_id) if workspace_id else None
+    params = {"id": event_id, "reason": reason, "w": workspace, "o": object_id}
+    await session.execute(_IGNORE, params)
 
 
-async def mark_failed(session: AsyncSession, event_id: str, error: str) -> bool:
-    """Given up for now: `failed` with the error, due again after a backoff; False if the
-    row was completed meanwhile."""
-    marked = await session.execute(_FAIL, {"id": event_id, "error": error[:MAX_ERROR_CHARS]})
-    return marked.first() is not None
+async def mark_failed(
+    session: AsyncSession, event_id: str, error: str, *, max_attempts: int, counted: bool = False
+) -> str | None:
+    """Given up for now: `failed` with the error and due again after a backoff, or `dead`
+    once its attempts reach `max_attempts`; the new status, None if the row was final.
+
+    `counted` adds this failure to the attempts (a start Temporal refused); a failed run
+    was already counted by its claim."""
+    params = {
+        "id": event_id,
+        "error": error[:MAX_ERROR_CHARS],
+        "max": max_attempts,
+        "counted": 1 if counted else 0,
+        "final": _FINAL,
+    }
+    return (await session.execute(_FAIL, params)).scalar()
 
 
 async def due_events(
@@ -265,7 +312,8 @@ async def due_events(
     after_id: str | None,
     limit: int,
 ) -> list[Any]:
-    """Rows nobody is processing: pending (unstarted), failed (due again), claimed too long."""
+    """Rows nobody is processing: pending (unstarted), failed (due again), claimed too long.
+    Never `dead` ones: they wait for an operator."""
     params = {
         "pending_age": pending_age_seconds,
         "claim_ttl": claim_ttl_seconds,
@@ -285,8 +333,9 @@ async def in_flight_objects(session: AsyncSession) -> set[Any]:
 
 
 async def delete_finished(session: AsyncSession, *, older_than_days: int, limit: int) -> int:
-    """Delete up to `limit` completed or ignored rows past retention; never unfinished ones."""
-    params = {"days": older_than_days, "limit": limit, "final": _FINAL}
+    """Delete up to `limit` completed or ignored rows past retention; never unfinished or
+    dead ones."""
+    params = {"days": older_than_days, "limit": limit, "cleanable": _CLEANABLE}
     deleted = await session.execute(_DELETE_FINISHED, params)
     return deleted.rowcount or 0  # type: ignore[attr-defined]
 
@@ -309,59 +358,36 @@ async def of_workspace(
     return list((await session.execute(_OF_WORKSPACE, params)).all())
 
 
-async def start_event_workflow(
-    client: Client, task_queue: str, event_id: str, event_type: str, *, rerun_closed: bool = False
-) -> bool:
-    """Start `stripe-event:{id}`; False if a closed run already has that id.
+async def unfinished(
+    session: AsyncSession,
+    statuses: Sequence[str] = UNFINISHED,
+    *,
+    event_type: str | None = None,
+    workspace_id: uuid.UUID | None = None,
+    limit: int = 500,
+) -> list[Any]:
+    """Rows not completed or ignored, oldest first, for operators."""
+    params = {"statuses": list(statuses), "type": event_type, "w": workspace_id, "limit": limit}
+    return list((await session.execute(_UNFINISHED, params)).all())
 
-    The id is the dedupe: a running workflow is joined (USE_EXISTING), a failed one re-run
-    (ALLOW_DUPLICATE_FAILED_ONLY). `rerun_closed` also re-runs a workflow that completed
-    while its row still says `failed`, because the ledger, not Temporal's history, says
-    whether an event was applied.
-    """
-    reuse = (
-        WorkflowIDReusePolicy.ALLOW_DUPLICATE
-        if rerun_closed
-        else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+
+async def statuses_of(session: AsyncSession, event_ids: Sequence[str]) -> dict[str, Any]:
+    """id → (id, type, status) of the rows that exist."""
+    rows = await session.execute(_STATUS_OF, {"ids": list(event_ids)})
+    return {row.id: row for row in rows}
+
+
+async def note_error(session: AsyncSession, event_id: str, error: str) -> None:
+    """Record an error that is not the event's fault (an outage); the row stays due."""
+    await session.execute(
+        _NOTE_ERROR, {"id": event_id, "error": error[:MAX_ERROR_CHARS], "final": _FINAL}
     )
-    try:
-        await client.start_workflow(
-            EVENT_WORKFLOW,
-            StripeEventInput(event_id=event_id, event_type=event_type),
-            id=event_workflow_id(event_id),
-            task_queue=task_queue,
-            id_reuse_policy=reuse,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(SA_STRIPE_EVENT_TYPE, event_type)]
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
 
 
-async def dispatch_events(
-    client: Client, task_queue: str, events: Sequence[tuple[str, str, str]]
-) -> DispatchResult:
-    """Start the workflow of each (id, type, status) with bounded concurrency; a `failed`
-    row whose workflow completed is re-run, since its row says it was not applied."""
-    result = DispatchResult()
-    gate = asyncio.Semaphore(START_CONCURRENCY)
+async def dead_ids(session: AsyncSession, limit: int) -> list[str]:
+    return list((await session.execute(_DEAD_IDS, {"limit": limit})).scalars())
 
-    async def one(event_id: str, event_type: str, status: str) -> None:
-        async with gate:
-            started = await start_event_workflow(client, task_queue, event_id, event_type)
-            if not started and status == "failed":
-                started = await start_event_workflow(
-                    client, task_queue, event_id, event_type, rerun_closed=True
-                )
-        if started:
-            result.dispatched += 1
-        else:
-            result.already_done += 1
-        if status == "processing":
-            result.stale_claims += 1
 
-    await asyncio.gather(*(one(*event) for event in events))
-    return result
+async def reopen_dead(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
+    """Dead rows back to `failed`, due now; the ids that were dead."""
+    return set((await session.execute(_REOPEN, {"ids": list(event_ids)})).scalars())

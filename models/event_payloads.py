@@ -94,6 +94,17 @@ class FailEventResult(BaseModel):
     marked: bool
 
 
+# Unix seconds past any date Stripe will send (the year 2286); PostgreSQL's timestamps and
+# Python's datetimes both end long before the largest integers JSON can carry.
+MAX_CREATED = 10**10
+
+
+def stripe_created(value: Any) -> int | None:
+    """An event's `created` when it is one Stripe could send, else None (JSON `true` is a
+    Python int, and a huge one overflows every timestamp)."""
+    return value if type(value) is int and 0 <= value < MAX_CREATED else None
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -126,10 +137,9 @@ def event_hints(event: dict[str, Any]) -> EventHints:
     kind = obj.get("object")
     raw_metadata = obj.get("metadata")
     metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
-    created = event.get("created")
     hints = EventHints(
         object_id=_str(obj.get("id")),
-        created=created if isinstance(created, int) else None,
+        created=stripe_created(event.get("created")),
         workspace_id=_str(obj.get("client_reference_id")) or _str(metadata.get("workspace_id")),
     )
     if kind == "customer":

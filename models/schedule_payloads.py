@@ -26,6 +26,19 @@ class ReplayResult(BaseModel):
     subscriptions_checked: int = 0
     mismatches: int = 0
     mismatched_subscriptions: list[str] = Field(default_factory=list)
+    # What the run went past instead of failing, by reason (SKIP_* below), and which ones.
+    skipped: dict[str, int] = Field(default_factory=dict)
+    skipped_ids: list[str] = Field(default_factory=list)
+    # Rows whose attempts ran out during this run (now `dead`, waiting for an operator).
+    events_dead: int = 0
+
+
+# Why a replay run went past an event or a subscription (keys of `ReplayResult.skipped`).
+SKIP_START_REFUSED = "start_refused"  # Temporal refused the event's start; attempt counted
+SKIP_TEMPORAL_UNAVAILABLE = "temporal_unavailable"  # the start was lost to an outage
+SKIP_INVALID_EVENT = "invalid_event"  # listed by the Events API, not of Stripe's shape
+SKIP_RECONCILE_FAILED = "reconcile_failed"  # one subscription's reconcile failed
+MAX_SKIPPED_IDS = 100
 
 
 class DueEventsInput(BaseModel):
@@ -56,6 +69,10 @@ class DispatchResult(BaseModel):
     already_running: int = 0
     already_done: int = 0
     stale_claims: int = 0
+    start_refused: int = 0  # refused by Temporal for the event itself: recorded on its row
+    start_unavailable: int = 0  # lost to an outage: noted on the row, which stays due
+    dead: int = 0  # rows whose attempts ran out here
+    skipped_ids: list[str] = Field(default_factory=list)  # bounded
 
 
 class EventsReconcileInput(BaseModel):
@@ -68,6 +85,11 @@ class EventsReconcileResult(BaseModel):
     dispatched: int = 0
     cursor: datetime | None = None
     cursor_lag_seconds: float | None = None
+    invalid: int = 0  # listed events not of Stripe's shape: never stored
+    start_refused: int = 0
+    start_unavailable: int = 0
+    dead: int = 0
+    skipped_ids: list[str] = Field(default_factory=list)  # bounded
 
 
 class ObjectsReconcileInput(BaseModel):
@@ -78,6 +100,8 @@ class ObjectsReconcileResult(BaseModel):
     checked: int = 0
     mismatches: int = 0
     mismatched_subscriptions: list[str] = Field(default_factory=list)
+    failed: int = 0  # subscriptions whose retrieve or apply failed; the next run tries again
+    failed_subscriptions: list[str] = Field(default_factory=list)  # bounded
 
 
 class GraceInput(BaseModel):

@@ -146,6 +146,7 @@ class ErrorCode(StrEnum):
     BILLING_UNAVAILABLE = "BILLING_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     CHECKOUT_SESSION_NOT_FOUND = "CHECKOUT_SESSION_NOT_FOUND"
+    EVENT_NOT_FOUND = "EVENT_NOT_FOUND"
     # Generic answers by HTTP status, for errors no route names more precisely.
     BAD_REQUEST = "BAD_REQUEST"
     CONFLICT = "CONFLICT"

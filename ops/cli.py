@@ -1,4 +1,5 @@
-"""The `billing` command: the local stack, API, worker, migrations, schedules, traces, tokens."""
+"""The `billing` command: the local stack, API, worker, migrations, schedules, traces, tokens,
+and the ledger's unfinished events."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from core.config import StartupError, get_settings
 
@@ -143,6 +144,54 @@ def _trace(args: argparse.Namespace) -> int:
     return 1
 
 
+def _events(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ops.events import events_command, retry_command
+
+    settings = get_settings()
+    if args.action == "retry":
+        if not args.ids and not args.all_dead:
+            sys.stderr.write("billing: events retry needs event ids or --all-dead\n")
+            return 2
+        return asyncio.run(retry_command(settings, sys.stdout, args.ids, all_dead=args.all_dead))
+    try:
+        workspace = uuid.UUID(args.workspace) if args.workspace else None
+    except ValueError:
+        sys.stderr.write(f"billing: not a workspace id: {args.workspace}\n")
+        return 2
+    return asyncio.run(
+        events_command(
+            settings,
+            sys.stdout,
+            statuses=args.status or (),
+            event_type=args.type,
+            workspace_id=workspace,
+        )
+    )
+
+
+def _add_events(commands: Any) -> None:
+    events = commands.add_parser(
+        "events", help="list the ledger's unfinished events; `events retry` re-runs them"
+    )
+    events.add_argument(
+        "--status",
+        action="append",
+        choices=["pending", "processing", "failed", "dead"],
+        help="only this status (repeatable); all unfinished ones when absent",
+    )
+    events.add_argument("--type", help="only this Stripe event type")
+    events.add_argument("--workspace", help="only events of this workspace (UUID)")
+    events.set_defaults(handler=_events, action=None)
+    actions = events.add_subparsers(dest="action")
+    retry = actions.add_parser(
+        "retry", help="re-run events through the normal workflow id policies (dead ones too)"
+    )
+    retry.add_argument("ids", nargs="*", metavar="EVENT_ID")
+    retry.add_argument("--all-dead", action="store_true", help="every dead event")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--workspace", required=True, help="workspace id (UUID)")
     trace.add_argument("--json", action="store_true", help="JSON instead of text")
     trace.set_defaults(handler=_trace)
+    _add_events(commands)
     return parser
 
 

@@ -25,6 +25,7 @@ from core.config import Settings
 from core.temporal_connection import namespace_of
 from ledger import events as ledger
 from models.trace_payloads import TraceStep, WorkspaceTrace
+from models.vocabulary import LedgerStatus
 
 MAX_WORKFLOWS = 500
 MAX_EVENTS = 1000
@@ -205,11 +206,16 @@ async def _database_steps(
         error = f"; error: {_short(event.last_error)}" if event.last_error else ""
         took = _seconds(event.received_at, event.processed_at)
         done = f", applied {took}s after receipt" if event.status == "completed" else ""
+        status = f"{event.status} ({event.reason})" if event.reason else event.status
+        if event.status == LedgerStatus.DEAD:
+            # Nothing retries a dead event by itself: say what support can do about it.
+            status = f"DEAD, gave up; `billing events retry {event.id}` re-runs it"
         steps.add(
             event.received_at, "stripe_event",
-            f"stripe event {event.type} {event.id}: {event.status} "
+            f"stripe event {event.type} {event.id}: {status} "
             f"(attempts {event.attempts}, via {event.source}{done}){error}",
             event_id=event.id, type=event.type, status=event.status, attempts=event.attempts,
+            reason=event.reason,
             last_error=_short(event.last_error), source=event.source,
             object_id=event.stripe_object_id, stripe_created_at=event.stripe_created_at,
             processed_at=event.processed_at,

@@ -213,3 +213,17 @@ async def test_checkout_judges_the_caller_then_the_key_then_the_body(
         headers={**key, **bearer(owner)},
     )
     assert_error(response, 422, "PLAN_NOT_AVAILABLE")
+
+
+async def test_a_nul_in_any_path_is_404_in_the_error_shape(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # The API fuzzer found a NUL in a query reaching PostgreSQL (a 500); path parameters too.
+    workspace_id, user_id = await create_workspace(sessions)
+    for path in (
+        f"/api/v1/stripe/workspaces/{workspace_id}/checkout-session/cs_%00",
+        "/api/v1/stripe/events/evt_%00/retry",
+        "/healthz%00",
+    ):
+        response = await client.get(path, headers=bearer(user_id))
+        assert_error(response, 404, "NOT_FOUND")

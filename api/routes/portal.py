@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from temporalio.common import WorkflowIDReusePolicy
 
+from api.bodies import BoundedBodyRoute
 from api.deps import ManagerAccess, SettingsDep, TemporalDep
 from api.limits import limit_starts
 from api.temporal_errors import run_workflow
@@ -23,7 +24,10 @@ from models.checkout_payloads import PortalInput
 from models.schemas import PortalSessionPublic
 from workflows.portal import PortalWorkflow
 
-router = APIRouter(prefix="/api/v1/stripe/workspaces", tags=["portal"])
+# The portal takes no body; one over 16 KiB is refused all the same, never read.
+router = APIRouter(
+    prefix="/api/v1/stripe/workspaces", tags=["portal"], route_class=BoundedBodyRoute
+)
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PORTAL_EXECUTION_TIMEOUT = timedelta(seconds=60)

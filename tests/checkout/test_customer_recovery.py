@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.checkout.conftest import Billing, assert_error, poll
+from tests.webhook.conftest import signed
 
 OTHER_PLAN = {"plan_slug": "business", "interval": "monthly"}
 
@@ -129,3 +130,74 @@ async def test_second_missing_customer_refusal_is_502(billing: Billing) -> None:
     retry = await billing.checkout(workspace_id, user_id, key, body=OTHER_PLAN)
     assert retry.status_code == 200, retry.text
     assert await billing.mapped_customer(workspace_id) not in (old, replacement)
+
+
+async def test_customer_deleted_webhook_before_the_stale_checkout_gets_a_new_customer(
+    billing: Billing,
+) -> None:
+    # The workspace's first checkout creates its customer, then Stripe is slow with the session.
+    workspace_id, user_id = await billing.workspace()
+    await billing.control(
+        "config",
+        {
+            "api_faults": [
+                {
+                    "path": "/v1/checkout/sessions",
+                    "method": "POST",
+                    "mode": "slow",
+                    "count": 1,
+                    "delay": 2.0,
+                }
+            ]
+        },
+    )
+    pending = asyncio.create_task(billing.checkout(workspace_id, user_id, uuid.uuid4()))
+    await poll(billing.faults_fired)
+    first = await billing.mapped_customer(workspace_id)
+    assert first is not None
+    # Meanwhile the customer is deleted in Stripe and its webhook applied: no mapping is left.
+    await billing.stripe.v1.customers.delete_async(first)
+    events = await billing.stripe.v1.events.list_async({"type": "customer.deleted"})
+    [deleted] = [e.to_dict(for_json=True) for e in events.data if e.data.object.id == first]
+    body, headers = signed(deleted)
+    delivered = await billing.http.post("/api/v1/stripe/webhook", content=body, headers=headers)
+    assert delivered.is_success
+
+    async def unmapped() -> bool:
+        return await billing.mapped_customer(workspace_id) is None
+
+    await poll(unmapped)
+
+    # The session is refused for the deleted customer: the remap replaces *that* customer,
+    # so Stripe's idempotency never hands the deleted one back.
+    response = await pending
+    assert response.status_code == 200, response.text
+    new = await billing.mapped_customer(workspace_id)
+    assert new not in (None, first)
+    session = await billing.stripe.v1.checkout.sessions.retrieve_async(response.json()["id"])
+    assert session.customer == new
+    audit = [
+        (e["event_type"], e["old_stripe_customer_id"], e["new_stripe_customer_id"], e["reason"])
+        for e in await billing.audit(workspace_id)
+    ]
+    assert audit == [
+        ("recreated", None, first, "no_mapping"),
+        ("webhook_deleted", first, None, "customer.deleted webhook"),
+        ("recreated", first, new, "session_refused_customer"),
+    ]
+
+
+async def test_a_workspace_name_stripe_would_refuse_is_cut_for_the_customer(
+    billing: Billing,
+) -> None:
+    workspace_id, user_id = await billing.workspace()
+    long_name = "Ω" + "Acme Research and Development " * 12  # 361 characters
+    await billing.execute(
+        "UPDATE workspaces SET name = :n WHERE id = :w", n=long_name, w=workspace_id
+    )
+    response = await billing.checkout(workspace_id, user_id, uuid.uuid4())
+    assert response.status_code == 200, response.text
+    customer = await billing.stripe.v1.customers.retrieve_async(
+        str(await billing.mapped_customer(workspace_id))
+    )
+    assert customer.name == long_name[:256]

@@ -10,8 +10,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from core.config import Settings
+from models.schedule_payloads import CleanupInput
 from tests.checkout.conftest import Billing, assert_error
 from tests.conftest import make_settings
+from workflows.cleanup import CleanupWorkflow
 
 
 async def test_same_key_and_payload_replays_the_cached_session(
@@ -82,6 +84,44 @@ async def test_expired_key_is_refused(billing: Billing) -> None:
         "IDEMPOTENCY_KEY_EXPIRED",
     )
     assert await billing.created("checkout_sessions") == 1
+
+
+async def test_an_expired_key_stays_refused_after_the_nightly_cleanup(
+    billing: Billing, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    workspace_id, user_id = await billing.workspace()
+    key = uuid.uuid4()
+    first = await billing.checkout(workspace_id, user_id, key)
+    assert first.status_code == 200
+
+    async def expire(days: int) -> None:
+        await billing.execute(
+            "UPDATE stripe_checkout_idempotency SET expires_at = now() - make_interval(days => :d) "
+            "WHERE idempotency_key = :k",
+            d=days,
+            k=key,
+        )
+
+    async def cleanup() -> None:
+        await temporal_env.client.execute_workflow(
+            CleanupWorkflow.run,
+            CleanupInput(),
+            id=f"cleanup-keys-{uuid.uuid4()}",
+            task_queue=settings.temporal_task_queue,
+        )
+
+    # Expired two days ago: the cleanup keeps the row, so the reuse is still refused (it used to
+    # be deleted, and the key then joined its old, closed workflow: 200 with the old session).
+    await expire(2)
+    await cleanup()
+    assert_error(await billing.checkout(workspace_id, user_id, key), 422, "IDEMPOTENCY_KEY_EXPIRED")
+    # Past STRIPE_IDEMPOTENCY_RETENTION_DAYS after expiry the row goes.
+    await expire(settings.stripe_idempotency_retention_days + 1)
+    await cleanup()
+    left = await billing.rows(
+        "SELECT 1 FROM stripe_checkout_idempotency WHERE idempotency_key = :k", k=key
+    )
+    assert left == []
 
 
 async def test_twenty_concurrent_duplicates_share_one_stripe_session(billing: Billing) -> None:

@@ -1,4 +1,5 @@
-"""The nightly cleanup deletes only finished rows past retention and expired idempotency keys."""
+"""The nightly cleanup deletes only finished rows past retention and long-expired idempotency
+keys; dead events and recently expired keys stay (an expired key keeps answering 422)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ async def add_event(sessions: async_sessionmaker[AsyncSession], status: str, age
         "INSERT INTO stripe_webhook_events (id, type, payload, status, source, received_at, "
         "processed_at) VALUES (:id, 'invoice.paid', '{}'::jsonb, CAST(:status AS text), "
         "'webhook', now() - make_interval(days => :age), "
-        "CASE WHEN CAST(:status AS text) IN ('completed', 'ignored') "
+        "CASE WHEN CAST(:status AS text) IN ('completed', 'ignored', 'dead') "
         "THEN now() - make_interval(days => :age) END)",
         id=event_id,
         status=status,
@@ -61,9 +62,12 @@ async def test_cleanup_removes_old_finished_rows_and_keeps_the_rest(
         "old failed": await add_event(sessions, "failed", 60),
         "old pending": await add_event(sessions, "pending", 60),
         "old processing": await add_event(sessions, "processing", 60),
+        "old dead": await add_event(sessions, "dead", 60),
     }
     workspace_id, _ = await create_workspace(sessions)
-    expired = [await add_key(sessions, workspace_id, -1) for _ in range(3)]
+    # STRIPE_IDEMPOTENCY_RETENTION_DAYS (7) after expiry, a key row goes; before, it stays.
+    long_expired = [await add_key(sessions, workspace_id, -8 * 24) for _ in range(3)]
+    recently_expired = await add_key(sessions, workspace_id, -6 * 24)
     fresh = await add_key(sessions, workspace_id, 20)
 
     # Batches of 2 make the workflow loop until a batch comes back short.
@@ -88,5 +92,5 @@ async def test_cleanup_removes_old_finished_rows_and_keeps_the_rest(
             w=workspace_id,
         )
     }
-    assert keys == {fresh}
-    assert not keys & set(expired)
+    assert keys == {fresh, recently_expired}
+    assert not keys & set(long_expired)

@@ -196,3 +196,38 @@ async def test_unstarted_stuck_and_failed_rows_are_completed_by_the_next_replay(
         event_workflow_id(failed["id"]), result_type=StripeEventResult
     )
     assert (await rerun.result()).outcome == "completed"
+
+
+async def test_one_failing_subscription_never_fails_the_object_reconcile(
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    store: Store,
+    live_api: str,
+    billing_worker: Worker,
+) -> None:
+    fixed, stuck = await store.account(), await store.account()
+    subs = {account.workspace_id: await store.purchase(account) for account in (fixed, stuck)}
+    await all_completed(store, [e["id"] for e in await store.events(HANDLED_EVENT_TYPES)])
+    for sub in subs.values():  # both drift: our rows say business, Stripe says pro
+        await execute(
+            store.sessions,
+            "UPDATE subscriptions SET plan_slug = 'business', stripe_price_id = :p "
+            "WHERE stripe_subscription_id = :s",
+            p=price_id("business"),
+            s=sub,
+        )
+    # Stripe answers 500 for one of them, whatever the retries.
+    stuck_sub = subs[stuck.workspace_id]
+    fault = {"path": f"/v1/subscriptions/{stuck_sub}", "method": "GET", "mode": "500"}
+    await store.control("config", {"api_faults": [{**fault, "count": 1000}]})
+
+    result = await run_replay(temporal_env, settings, ReplayInput(reconcile_events=False))
+
+    assert result.mismatched_subscriptions == [subs[fixed.workspace_id]]
+    assert (result.skipped, result.skipped_ids) == ({"reconcile_failed": 1}, [stuck_sub])
+    assert (await subscription_row(store.sessions, stuck_sub)).plan_slug == "business"
+    # Stripe recovers: the next run heals the one left behind.
+    await store.control("config", {"api_faults": []})
+    healed = await run_replay(temporal_env, settings, ReplayInput(reconcile_events=False))
+    assert (healed.mismatched_subscriptions, healed.skipped) == ([stuck_sub], {})
+    assert (await subscription_row(store.sessions, stuck_sub)).plan_slug == "pro"
