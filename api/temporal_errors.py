@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam, ParamType, ReturnType, SelfType
 
+from api.db import within_deadline
 from api.errors import ApiError
 from models.vocabulary import ErrorCode
 
@@ -74,6 +75,7 @@ async def run_workflow(
     task_queue: str,
     id_reuse_policy: WorkflowIDReusePolicy,
     execution_timeout: timedelta,
+    wait_seconds: float | None = None,
 ) -> ReturnType:
     """Start (or join, for a running duplicate) the execution of `workflow_id`; its result.
 
@@ -93,7 +95,14 @@ async def run_workflow(
             )
         except WorkflowAlreadyStartedError:
             handle = client.get_workflow_handle_for(run, workflow_id)
-        return await handle.result()
+        if wait_seconds is None:
+            return await handle.result()
+        # The caller waits this long at most: a workflow slowed by Stripe answers 503 (retry
+        # with the same key joins the same execution) instead of holding the request open.
+        return await within_deadline(handle.result(), wait_seconds)
+    except TimeoutError:
+        logger.warning("workflow %s still running after %.1fs", workflow_id, wait_seconds)
+        raise billing_unavailable() from None
     except WorkflowFailureError as exc:
         raise failure_answer(exc) from None
     except RPCError as exc:

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Availability: the API's database work answers 503 within this deadline, whatever the
     # server does; the webhook route has its own small pool no other route can drain.
     api_db_timeout_seconds: float = Field(default=3.0, gt=0)
+    # The longest a checkout or portal request waits on its workflow before answering 503
+    # (the workflow goes on; a retry with the same key joins it).
+    api_workflow_wait_seconds: float = Field(default=10.0, gt=0)
     api_db_pool_size: int = Field(default=10, ge=1)
     webhook_db_pool_size: int = Field(default=5, ge=1)
     # Per-workspace starts of checkout and portal workflows, per minute (429 beyond).

@@ -76,6 +76,7 @@ async def create_checkout_session(
             task_queue=settings.temporal_task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             execution_timeout=CHECKOUT_EXECUTION_TIMEOUT,
+            wait_seconds=settings.api_workflow_wait_seconds,
         )
         # The execution of this key may have been started by a request with another payload.
         ensure_same_payload(result.request_hash, hashed)

@@ -64,5 +64,6 @@ async def create_portal_session(
         task_queue=settings.temporal_task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         execution_timeout=PORTAL_EXECUTION_TIMEOUT,
+        wait_seconds=settings.api_workflow_wait_seconds,
     )
     return PortalSessionPublic(url=result.url)
