@@ -19,6 +19,10 @@ TIMEOUT_SECONDS = 5.0
 class EmulatorUnavailable(RuntimeError):
     """The emulator did not answer, or refused the request (its message is kept)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the emulator's HTTP status when it answered
+
 
 async def control(
     settings: Settings, method: str, path: str, body: dict[str, Any] | None = None
@@ -40,6 +44,6 @@ async def control(
             message = str(response.json()["error"]["message"])
         except (ValueError, KeyError, TypeError):
             message = f"the Stripe emulator answered {response.status_code}"
-        raise EmulatorUnavailable(message)
+        raise EmulatorUnavailable(message, response.status_code)
     answer: dict[str, Any] = response.json()
     return answer

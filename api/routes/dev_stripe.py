@@ -7,6 +7,7 @@ With real Stripe configured they answer 404: there is nothing to pause or settle
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,6 +18,9 @@ from core.config import Settings
 from core.emulator_control import EmulatorUnavailable, control
 from models.dev_schemas import SettleRequest, WebhookStatePublic
 from models.vocabulary import ErrorCode
+
+# A Stripe object id: anything else cannot name a session, and must not reach a URL.
+SESSION_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 router = APIRouter(prefix="/api/v1/dev/stripe", tags=["development"])
 
@@ -29,6 +33,10 @@ async def _relay(
     try:
         return await control(settings, method, path, body)
     except EmulatorUnavailable as exc:
+        if exc.status == 404:  # e.g. no such checkout session: the caller's mistake
+            raise ApiError(404, ErrorCode.NOT_FOUND, str(exc)) from None
+        if exc.status is not None and 400 <= exc.status < 500:
+            raise ApiError(400, ErrorCode.BAD_REQUEST, str(exc)) from None
         raise ApiError(502, ErrorCode.BAD_GATEWAY, str(exc)) from None
 
 
@@ -71,6 +79,8 @@ async def resume_webhooks(_user: CurrentUser, settings: SettingsDep) -> WebhookS
 async def settle_bank_debit(
     session_id: str, body: SettleRequest, _user: CurrentUser, settings: SettingsDep
 ) -> dict[str, str]:
+    if not SESSION_ID.fullmatch(session_id):
+        raise ApiError(404, ErrorCode.NOT_FOUND, "no such checkout session")
     session = await _relay(
         settings, "POST", f"checkout/sessions/{session_id}/settle", {"succeeded": body.succeeded}
     )

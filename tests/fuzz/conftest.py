@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import WEBHOOK_SECRET, create_workspace, make_settings
+from tests.conftest import EMULATOR_HEADERS, WEBHOOK_SECRET, create_workspace, make_settings
 from tests.fuzz.system import ThreadedSystem
 from tests.webhook.conftest import seed_plan_variants
 
@@ -62,7 +62,9 @@ def fuzz_system(
         f"billing-fuzz-{uuid.uuid4().hex[:8]}",
         stripe_api_base=emulator_server.url,
     )
-    with httpx.Client(base_url=emulator_server.url, timeout=10) as emulator:
+    with httpx.Client(
+        base_url=emulator_server.url, timeout=10, headers=EMULATOR_HEADERS
+    ) as emulator:
         emulator.post("/_emulator/reset", json={}).raise_for_status()
         emulator.post(
             "/_emulator/config",
