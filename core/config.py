@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     # (the workflow goes on; a retry with the same key joins it).
     api_workflow_wait_seconds: float = Field(default=10.0, gt=0)
     api_db_pool_size: int = Field(default=10, ge=1)
-    webhook_db_pool_size: int = Field(default=5, ge=1)
+    webhook_db_pool_size: int = Field(default=10, ge=1)
     # Per-workspace starts of checkout and portal workflows, per minute (429 beyond).
     checkout_starts_per_minute: int = Field(default=10, ge=1)
     portal_starts_per_minute: int = Field(default=20, ge=1)

@@ -146,7 +146,7 @@ async def test_customer_deleted_webhook_before_the_stale_checkout_gets_a_new_cus
                     "method": "POST",
                     "mode": "slow",
                     "count": 1,
-                    "delay": 2.0,
+                    "delay": 4.0,
                 }
             ]
         },
@@ -163,10 +163,27 @@ async def test_customer_deleted_webhook_before_the_stale_checkout_gets_a_new_cus
     delivered = await billing.http.post("/api/v1/stripe/webhook", content=body, headers=headers)
     assert delivered.is_success
 
-    async def unmapped() -> bool:
-        return await billing.mapped_customer(workspace_id) is None
+    # The slow session create holds the workspace's billing lock; the deletion's apply
+    # queues behind it (claimed, waiting) before the create is refused, so it is applied
+    # before the checkout's remap, which queues later.
+    async def claimed() -> bool:
+        rows = await billing.rows(
+            "SELECT status FROM stripe_webhook_events WHERE id = :id", id=deleted["id"]
+        )
+        return bool(rows) and rows[0]["status"] in ("processing", "completed")
 
-    await poll(unmapped)
+    await poll(claimed)
+
+    async def deletion_applied() -> bool:
+        # Its audit row, not the mapping: the checkout's remap may map a new customer a
+        # moment after the deletion dropped the old one.
+        audit = await billing.audit(workspace_id)
+        return any(
+            e["event_type"] == "webhook_deleted" and e["old_stripe_customer_id"] == first
+            for e in audit
+        )
+
+    await poll(deletion_applied)
 
     # The session is refused for the deleted customer: the remap replaces *that* customer,
     # so Stripe's idempotency never hands the deleted one back.
