@@ -14,13 +14,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.deps import ActivityDeps
 from activities.registry import build_activities
 from core.config import Settings, get_settings
-from core.db import create_db_engine, session_factory
+from core.db import create_db_engine, libpq_url, session_factory
 from core.logging import configure_logging, register_secret
 from core.schedules import ensure_schedules
 from core.shared_bucket import SharedTokenBucket
 from core.stripe_client import create_stripe_client
 from core.temporal_client import connect_temporal, runtime_with_prometheus
 from core.worker_metrics import ScheduledRunMetrics, serve_worker_metrics
+from ledger.dispatcher import Dispatcher
 from workflows.registry import WORKFLOWS
 
 logger = logging.getLogger("billing.worker")
@@ -75,12 +76,22 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     )
     worker = build_worker(client, settings, deps)
     await ensure_schedules(client, settings, {cls.__name__ for cls in WORKFLOWS})
+    # Starts what the webhook route stored but could not start (Temporal down, API killed).
+    dispatcher = Dispatcher(
+        libpq_url(settings.database_url),
+        deps.sessions,
+        client,
+        settings.temporal_task_queue,
+        settings.stripe_webhook_max_attempts,
+    )
+    dispatching = asyncio.create_task(dispatcher.run(stop))
     try:
         async with worker:
             logger.info("worker serving task queue %s", settings.temporal_task_queue)
             await stop.wait()
             logger.info("worker shutting down: finishing in-flight tasks")
     finally:
+        await dispatching
         await engine.dispose()
         await bucket_engine.dispose()
         if metrics is not None:

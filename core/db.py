@@ -59,6 +59,13 @@ def create_db_engine(
     )
 
 
+def libpq_url(database_url: str) -> str:
+    """The URL as libpq (psycopg itself) takes it, for connections outside SQLAlchemy."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+
+
 def create_sync_engine(database_url: str) -> Engine:
     """A pool-less engine for one-shot work (migrations, CLI commands)."""
     return create_engine(sqlalchemy_url(database_url), poolclass=NullPool, hide_parameters=True)

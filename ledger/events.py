@@ -12,7 +12,6 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ledger.rows import LedgerRow, Stored
 from models.event_payloads import stripe_created
 from models.vocabulary import FINAL_LEDGER_STATUSES, LedgerStatus
 
@@ -32,6 +32,8 @@ _CLEANABLE = [LedgerStatus.COMPLETED, LedgerStatus.IGNORED]
 UNFINISHED = (LedgerStatus.PENDING, LedgerStatus.PROCESSING, LedgerStatus.FAILED, LedgerStatus.DEAD)
 # The longest last_error kept on a row: enough to diagnose, never a whole payload.
 MAX_ERROR_CHARS = 2000
+# NOTIFY channel of new pending rows.
+CHANNEL = "billing_ledger"
 
 
 class LedgerUnavailable(Exception):
@@ -51,9 +53,12 @@ _STORE_DELIVERY = text(
         ON CONFLICT (id) DO NOTHING
         RETURNING status
     )
-    SELECT status, true AS inserted FROM inserted
+    -- A new pending row wakes the worker's dispatcher (LISTEN billing_ledger).
+    SELECT status, true AS inserted,
+           CASE WHEN status = 'pending' THEN (SELECT true FROM pg_notify(:channel, :id)) END
+    FROM inserted
     UNION ALL
-    SELECT status, false FROM stripe_webhook_events
+    SELECT status, false, NULL FROM stripe_webhook_events
     WHERE id = :id AND NOT EXISTS (SELECT 1 FROM inserted)
     """
 )
@@ -130,6 +135,11 @@ _DUE = text(
     LIMIT :limit
     """
 )
+# Rows no start has claimed yet, oldest first: the dispatcher's work.
+_UNSTARTED = text(
+    "SELECT id, type, status FROM stripe_webhook_events WHERE status = 'pending' "
+    "AND received_at < now() - make_interval(secs => :grace) ORDER BY received_at LIMIT :limit"
+)
 _IN_FLIGHT = text(
     "SELECT DISTINCT workspace_id, stripe_object_id FROM stripe_webhook_events "
     "WHERE status IN ('pending', 'processing')"
@@ -197,20 +207,6 @@ _REOPEN = text(
 )
 
 
-@dataclass(frozen=True)
-class Stored:
-    status: str
-    inserted: bool
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    status: str
-    attempts: int
-    type: str
-    payload: dict[str, Any] | None
-
-
 async def store_delivery(
     engine: AsyncEngine, event: dict[str, Any], body: bytes, *, ignored_reason: str | None
 ) -> Stored:
@@ -221,6 +217,7 @@ async def store_delivery(
     object_id = obj.get("id") if isinstance(obj, dict) else None
     params = {
         "id": event["id"],
+        "channel": CHANNEL,
         "type": event["type"],
         "payload": body.decode("utf-8"),
         "status": LedgerStatus.IGNORED if ignored_reason else LedgerStatus.PENDING,
@@ -322,6 +319,12 @@ async def due_events(
         "limit": limit,
     }
     return list(await session.execute(_DUE, params))
+
+
+async def unstarted(session: AsyncSession, *, grace_seconds: float, limit: int) -> list[Any]:
+    """Pending rows older than `grace_seconds` (the API starts younger ones itself)."""
+    params = {"grace": grace_seconds, "limit": limit}
+    return list(await session.execute(_UNSTARTED, params))
 
 
 async def in_flight_objects(session: AsyncSession) -> set[Any]:

@@ -18,6 +18,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from core.db import libpq_url
+
 logger = logging.getLogger("billing.dev")
 
 # How long a start waits for an earlier server of the same data directory to settle.
@@ -122,11 +124,6 @@ def _accepts_connections(url: str, data_dir: Path, deadline: float) -> bool:
 
 def with_database(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
-
-
-def libpq_url(url: str) -> str:
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def ensure_database(admin_url: str, database: str) -> None:

@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "workflows": {"activities", "core", "models"},
     # The support trace is an operator tool that the admin route also serves.
     "api": {"workflows", "ledger", "rules", "core", "models", "ops.trace"},
-    "worker": {"activities", "workflows", "core", "models"},
+    "worker": {"activities", "workflows", "ledger", "core", "models"},
     "ops": {"worker", "ledger", "rules", "core", "models"},
     "migrations": {"core", "models"},
     "stripe_emulator": set(),

@@ -1,8 +1,10 @@
 """`POST /api/v1/stripe/webhook`: verify, store in the ledger, start the event's workflow.
 
-The route never waits for processing. It answers 200 only once the event is durable (row
-stored and, for handled types, its workflow started or its refusal recorded on the row); 503
-when the row could not be stored or Temporal could not be reached, so Stripe retries.
+The route never waits for processing, nor for Temporal: it answers 200 once the event's row
+is committed in the ledger (the dedupe of record), and starts the event's workflow right
+after the answer; the worker's dispatcher (`ledger/dispatcher.py`) starts any row that start
+missed — Temporal down, the API killed — within seconds. 503 only when the row could not be
+stored, so Stripe retries.
 Duplicates of completed or ignored events are answered from PostgreSQL alone. What Stripe
 never sends (an id or type not of its shape) is refused before anything is stored; a handled
 event whose object id is absurd is stored `ignored` (`invalid_object`) and answered 200.
@@ -16,6 +18,7 @@ from typing import Any
 import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from api.bodies import decode_json
 from api.db import within_deadline
@@ -101,23 +104,26 @@ def count_api_version(event: dict[str, Any], configured: str) -> None:
 
 
 async def start_event_workflow(
-    request: Request, settings: Settings, event: dict[str, Any], status: str
+    request: Request, settings: Settings, event_id: str, event_type: str, status: str
 ) -> None:
-    """Start the event's workflow. A start Temporal refuses for this event is recorded on its
-    row (an attempt, then `dead`) and answered 200: Stripe retrying it would change nothing.
-    503 when Temporal cannot be reached (the row stays due for the sweep; Stripe retries)."""
-    done = await starts.dispatch(
-        request.app.state.temporal,
-        request.app.state.sessions,
-        settings.temporal_task_queue,
-        [(event["id"], event["type"], status)],
-        max_attempts=settings.stripe_webhook_max_attempts,
-    )
-    if done.result.start_unavailable:
-        raise ApiError(503, ErrorCode.BILLING_UNAVAILABLE, "event stored but not started; retry")
+    """Start the event's workflow, after the answer was sent. Nothing here reaches Stripe: a
+    start Temporal refuses is recorded on the row (an attempt, then `dead`), and one lost to
+    an outage leaves the row pending for the worker's dispatcher, which starts it within
+    seconds of Temporal answering again (the replay sweep stays the last net)."""
+    try:
+        done = await starts.dispatch(
+            request.app.state.temporal,
+            request.app.state.sessions,
+            settings.temporal_task_queue,
+            [(event_id, event_type, status)],
+            max_attempts=settings.stripe_webhook_max_attempts,
+        )
+    except Exception as exc:  # the dispatcher picks the row up; never an unhandled error
+        logger.warning("event %s not started after the ack: %s", event_id, type(exc).__name__)
+        return
     if done.result.dispatched:
         started: RecentlyStarted = request.app.state.started_events
-        started.add(event["id"])
+        started.add(event_id)
 
 
 @router.post("/api/v1/stripe/webhook")
@@ -155,8 +161,12 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     elif reason == IgnoredReason.INVALID_OBJECT:
         logger.warning("event %s (%s) names no valid object; ignored", event["id"], event_type)
     started: RecentlyStarted = request.app.state.started_events
-    # A redelivery of an event this process started is already in Temporal's hands; a
-    # failed one is always started again so that it re-runs.
+    answer = JSONResponse({"received": True, "duplicate": not inserted})
+    # Durable now: Stripe gets its 200 at once, and the start follows the answer. A
+    # redelivery of an event this process started is already in Temporal's hands; a failed
+    # one is always started again so that it re-runs.
     if status not in ledger.FINAL_STATUSES and (status == "failed" or event["id"] not in started):
-        await start_event_workflow(request, settings, event, status)
-    return JSONResponse({"received": True, "duplicate": not inserted})
+        answer.background = BackgroundTask(
+            start_event_workflow, request, settings, event["id"], event_type, status
+        )
+    return answer
