@@ -14,7 +14,6 @@ from tests.faults.verdict import converge, handled_ids
 from tests.support import eventually
 
 pytestmark = pytest.mark.slow
-SWEEP_EVERY = 5.0  # the replay schedule, run faster than its 5-minute cron
 
 
 async def ledger_statuses(engine, ids: list[str]) -> dict[str, str]:
@@ -59,26 +58,18 @@ async def test_api_killed_after_storing_events_replay_sweep_finishes_them(stacks
     await asyncio.sleep(2)
     stranded = sum(1 for s in (await ledger_statuses(engine, handled)).values()
                    if s == "pending")
-    last_sweep = 0.0
-
-    async def sweep() -> None:
-        nonlocal last_sweep
-        if time.monotonic() - last_sweep >= SWEEP_EVERY:
-            last_sweep = time.monotonic()
-            await stack.trigger_replay()
-
-    seconds, verdict = await converge(engine, shop, tenants, timeout=120, since=killed,
-                                      nudge=sweep)
+    # No redelivery and no replay run: the worker's dispatcher (which reaches Temporal
+    # directly) must start what the killed API stored but never started.
+    seconds, verdict = await converge(engine, shop, tenants, timeout=120, since=killed)
     result = record(CaseResult(
         case="API SIGKILL between store and start",
         injected=f"API's Temporal link frozen, {len(handled)} events stored, API SIGKILLed, "
-                 f"restarted; no redelivery; replay triggered every {SWEEP_EVERY:.0f} s",
+                 "restarted; no redelivery, no replay run: the worker's dispatcher starts them",
         in_flight=stranded,
         converge_s=seconds,
         lost=verdict.lost,
         applied_twice=len(verdict.twice),
         details=f"{verdict.describe()}; answers {answers.summary()}",
     ))
-    assert stranded == len(handled), "every stored event must still be waiting for a start"
     assert seconds is not None, f"not whole again: {verdict.describe()}\n{stack.logs()}"
     assert verdict.twice == {}, result.details
