@@ -105,9 +105,20 @@ class Stack:
         )
 
     async def buy(self, plan: str = "pro") -> tuple[uuid.UUID, uuid.UUID, str]:
-        """A workspace bought `plan` monthly through our checkout and the hosted page; its id,
-        its owner and the subscription Stripe created."""
+        """A new workspace bought `plan` monthly through our checkout and the hosted page;
+        its id, its owner and the subscription Stripe created."""
         workspace_id, owner = await create_workspace(self.sessions)
+        return await self.buy_for(workspace_id, owner, plan)
+
+    async def buy_for(
+        self, workspace_id: uuid.UUID, owner: uuid.UUID | None = None, plan: str = "pro"
+    ) -> tuple[uuid.UUID, uuid.UUID, str]:
+        if owner is None:
+            [member] = await self.rows(
+                "SELECT user_id FROM workspace_members WHERE workspace_id = :w", w=workspace_id
+            )
+            owner = member["user_id"]
+        assert owner is not None
         response = await self.http.post(
             f"/api/v1/stripe/workspaces/{workspace_id}/checkout-session",
             json={"plan_slug": plan, "interval": "monthly"},

@@ -59,7 +59,9 @@ async def refresh(
 ) -> list[int]:
     """`refresh_entitlements` in a transaction of its own, as every writer runs it; the
     versions it committed."""
-    known = {price: PlanRef("pro", "monthly", grants or {})} if price else None
+    known: dict[str | None, PlanRef] | None = (
+        {price: PlanRef("pro", "monthly", grants or {})} if price else None
+    )
     async with transaction(sessions) as session:
         assert await lock_workspace(session, workspace_id)
         await refresh_entitlements(session, workspace_id, known, cause=cause)
