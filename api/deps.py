@@ -128,11 +128,14 @@ ManagerAccess = Annotated[WorkspaceAccess, Depends(manager_access)]
 
 
 async def entitlement_reader(
-    settings: SettingsDep,
-    verifier: Annotated[TokenVerifier, Depends(get_token_verifier)],
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(reader_bearer)],
 ) -> Reader:
     """The service token reads any workspace; any other bearer must be a member's token."""
+    # Straight from app.state, not through the plain-def dependencies above: FastAPI runs
+    # those on a worker thread, two hand-offs per read on the main application's hot path.
+    settings: Settings = request.app.state.settings
+    verifier: TokenVerifier = request.app.state.token_verifier
     token = credentials.credentials if credentials else None
     service = settings.billing_service_token
     # Constant time, like the admin token.

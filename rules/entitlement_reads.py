@@ -1,7 +1,8 @@
 """Reading entitlements: the newest committed version of a workspace, and one grant's answer.
 
-One statement answers both "may this caller read it" and "what is it", so a read is one round
-trip to PostgreSQL and nothing else (no Stripe, no Temporal).
+A read is one round trip to PostgreSQL and nothing else (no Stripe, no Temporal): for a member
+one statement answers both "may this caller read it" and "what is it"; for the service token
+it is one index lookup of the newest row.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from models.entitlements import EntitlementsPublic, GrantAnswerPublic
 from models.vocabulary import GrantReason
 from rules.entitlements import FREE
 
+# The service reads any workspace: the newest row alone (a row implies the workspace, its
+# foreign key cascades), and only without one is the workspace's existence asked.
+_NEWEST = text(
+    "SELECT version, plan, interval, status, grants, gating_bundle, effective_until, in_grace, "
+    "cause, computed_at FROM workspace_entitlements WHERE workspace_id = :w "
+    "ORDER BY version DESC LIMIT 1"
+)
+_EXISTS = text("SELECT 1 FROM workspaces WHERE id = :w")
+# A member's read checks the membership in the same round trip.
 _READ = text(
     "SELECT m.role, e.version, e.plan, e.interval, e.status, e.grants, e.gating_bundle, "
     "e.effective_until, e.in_grace, e.cause, e.computed_at "
@@ -42,10 +52,15 @@ async def read_entitlements(
     """The newest version, or None when the workspace does not exist or the caller is not
     one of its members (the same answer, so ids cannot be probed). A workspace that never
     had a version reads as the free plan at version 0."""
-    row = (await session.execute(_READ, {"w": workspace_id, "u": reader.user_id})).first()
-    if row is None or (row.role is None and not reader.service):
-        return None
-    if row.version is None:
+    if reader.service:
+        row = (await session.execute(_NEWEST, {"w": workspace_id})).first()
+        if row is None and (await session.execute(_EXISTS, {"w": workspace_id})).first() is None:
+            return None
+    else:
+        row = (await session.execute(_READ, {"w": workspace_id, "u": reader.user_id})).first()
+        if row is None or row.role is None:
+            return None
+    if row is None or row.version is None:
         return EntitlementsPublic(
             workspace_id=str(workspace_id),
             version=0,

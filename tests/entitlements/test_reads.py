@@ -44,6 +44,8 @@ async def test_a_workspace_never_billed_reads_as_the_free_plan_at_version_zero(
     assert body["effective_until"] is None and body["interval"] is None
     seats = await client.get(url(workspace_id, "seats"), headers=bearer(member))
     assert seats.json() == {"allowed": False, "value": None, "reason": "not_in_plan", "until": None}
+    service = await client.get(url(workspace_id), headers=SERVICE)
+    assert (service.status_code, service.json()) == (200, body)
 
 
 async def test_the_service_token_reads_the_newest_version_with_an_etag(
