@@ -11,9 +11,8 @@ API (reused by the webhook handlers, the reconcile and grace jobs):
   -> AppliedState`: upsert the row, its items, demote/ensure free, refresh plan and grants.
 - `ensure_free_subscription(session, workspace_id)`: the free row becomes the entitled one
   when no other row is entitled.
-- `refresh_entitlements(session, workspace_id, cause=…) -> str`: `workspaces.plan` and
-  `workspace_grants` from the workspace's entitled row, and its entitlements snapshot at
-  commit (`rules.entitlements`); returns the plan.
+- `refresh_entitlements(session, workspace_id, cause=…) -> str`: `workspaces.plan`,
+  `workspace_grants` and (at commit) the entitlements snapshot; returns the plan.
 - `set_grace_from_invoice(session, stripe_subscription_id, latest_invoice, grace_days)`.
 """
 
@@ -67,7 +66,6 @@ def map_status(stripe_status: str) -> tuple[str, bool]:
 
 def _ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
-
 
 
 async def apply_subscription(
@@ -394,9 +392,7 @@ async def set_grace_from_invoice(
         },
     )
     row = result.first()
-    if row is None:
-        return None
-    # A grace starting or ending moves the workspace's `effective_until`.
-    mark_changed(session, row.workspace_id)
-    value: datetime | None = row.grace_period_end
+    if row is not None:  # a grace starting or ending moves the workspace's `effective_until`
+        mark_changed(session, row.workspace_id)
+    value: datetime | None = row.grace_period_end if row is not None else None
     return value
