@@ -165,11 +165,20 @@ async def serve(app: Any) -> AsyncIterator[str]:
         await task
 
 
-def lag_figures(lags: list[float], sent: int) -> dict[str, float]:
+def lag_figures(lags: list[float], committed: Sequence[str], arrived: set[str]) -> dict[str, float]:
+    """Lag percentiles; a version that never arrived is `superseded` when a newer version of
+    its workspace did (the contract allows skipping it), else `lost`."""
     ordered = sorted(lags)
+    newest: dict[str, int] = {}
+    for notice in arrived:
+        workspace, _, version = notice.rpartition("_")
+        newest[workspace] = max(newest.get(workspace, 0), int(version))
+    missing = [n.rpartition("_") for n in committed if n not in arrived]
+    superseded = sum(1 for w, _, v in missing if newest.get(w, 0) > int(v))
     return {
         "n": len(ordered),
-        "lost": sent - len(ordered),
+        "superseded": superseded,
+        "lost": len(missing) - superseded,
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
         "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1),
     }
@@ -220,7 +229,7 @@ async def notice_lag(
         unbind_waker(token)
         await engine.dispose()
     lags = [receiver.arrived[i] - t for i, t in committed.items() if i in receiver.arrived]
-    return lag_figures(lags, len(committed))
+    return lag_figures(lags, list(committed), set(receiver.arrived))
 
 
 @activity.defn(name="bench.entitlements_arrived")
@@ -265,7 +274,7 @@ async def bare_lag(client: Client, rate: float, seconds: float) -> dict[str, flo
             await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
-    return lag_figures(lags, total)
+    return lag_figures(lags, [], set())
 
 
 async def run(reads_total: int, rate: float, seconds: float, notices: bool) -> dict[str, Any]:
