@@ -83,6 +83,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             await stop.wait()
             logger.info("worker shutting down: finishing in-flight tasks")
     finally:
+        await deps.notice_http.aclose()
         await engine.dispose()
         await bucket_engine.dispose()
         if metrics is not None:
