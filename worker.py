@@ -16,6 +16,7 @@ from activities.registry import build_activities
 from core.config import Settings, get_settings
 from core.db import create_db_engine, libpq_url, session_factory
 from core.logging import configure_logging, register_secret
+from core.notice_drainer import NoticeWakeInterceptor
 from core.schedules import ensure_schedules
 from core.shared_bucket import SharedTokenBucket
 from core.stripe_client import create_stripe_client
@@ -44,7 +45,8 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
         workflows=WORKFLOWS,
         activities=build_activities(deps),
         workflow_runner=workflow_runner(),
-        interceptors=[ScheduledRunMetrics()],
+        # Every activity wakes the notice drainers of the entitlement versions it committed.
+        interceptors=[ScheduledRunMetrics(), NoticeWakeInterceptor(settings)],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 
@@ -92,6 +94,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             logger.info("worker shutting down: finishing in-flight tasks")
     finally:
         await dispatching
+        await deps.notice_http.aclose()
         await engine.dispose()
         await bucket_engine.dispose()
         if metrics is not None:

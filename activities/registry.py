@@ -11,6 +11,8 @@ from activities.checkout_reconcile import CheckoutReconcileActivities
 from activities.cleanup import CleanupActivities
 from activities.customers import CustomerActivities
 from activities.deps import ActivityDeps
+from activities.entitlement_notices import EntitlementNoticeActivities
+from activities.entitlements import EntitlementActivities
 from activities.grace import GraceActivities
 from activities.portal import PortalActivities
 from activities.reconcile import ReconcileActivities
@@ -32,6 +34,8 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
     grace = GraceActivities(deps)
     cleanup = CleanupActivities(deps)
     checkout_reconcile = CheckoutReconcileActivities(deps)
+    notices = EntitlementNoticeActivities(deps)
+    entitlements = EntitlementActivities(deps)
     return [
         customers.ensure_customer,
         checkout.load_context,
@@ -49,4 +53,7 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
         grace.downgrade_batch,
         cleanup.delete_batch,
         checkout_reconcile.reconcile_session,
+        notices.deliver_newest,
+        notices.sweep_notices,
+        entitlements.rederive_batch,
     ]

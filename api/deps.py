@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.auth import BEARER_CHALLENGE, WorkspaceAccess, authenticate, workspace_access
@@ -18,12 +19,18 @@ from api.errors import ApiError
 from core.config import Settings
 from core.tokens import TokenVerifier
 from models.vocabulary import BILLING_MANAGER_ROLES, ErrorCode, Role
+from rules.entitlement_reads import Reader
 
 # auto_error=False: a missing or non-bearer header reaches us as None, so the answer stays
 # the contract's 401 UNAUTHENTICATED body rather than FastAPI's own error.
 user_bearer = HTTPBearer(
     auto_error=False,
     description="A user's JWT (HS256, or RS256/ES256 of the identity provider; `sub` = user id).",
+)
+reader_bearer = HTTPBearer(
+    scheme_name="MemberOrServiceToken",
+    auto_error=False,
+    description="A member's JWT, or `BILLING_SERVICE_TOKEN` (the main application's back end).",
 )
 admin_bearer = HTTPBearer(
     scheme_name="AdminToken",
@@ -118,3 +125,24 @@ async def manager_access(
 
 MemberAccess = Annotated[WorkspaceAccess, Depends(member_access)]
 ManagerAccess = Annotated[WorkspaceAccess, Depends(manager_access)]
+
+
+async def entitlement_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(reader_bearer)],
+) -> Reader:
+    """The service token reads any workspace; any other bearer must be a member's token."""
+    # Straight from app.state, not through the plain-def dependencies above: FastAPI runs
+    # those on a worker thread, two hand-offs per read on the main application's hot path.
+    settings: Settings = request.app.state.settings
+    verifier: TokenVerifier = request.app.state.token_verifier
+    token = credentials.credentials if credentials else None
+    service = settings.billing_service_token
+    # Constant time, like the admin token.
+    if token and service and hmac.compare_digest(token.encode(), service.encode()):
+        return Reader(service=True)
+    # On a worker thread: a JWKS cache miss may block (as in `current_user`).
+    return Reader(user_id=await run_in_threadpool(authenticate, token, verifier))
+
+
+ReaderDep = Annotated[Reader, Depends(entitlement_reader)]

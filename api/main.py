@@ -17,6 +17,7 @@ from api.routes import (
     catalog,
     checkout,
     checkout_status,
+    entitlements,
     health,
     plans,
     portal,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checkout_status.router)
     app.include_router(trace.router)
     app.include_router(plans.router)
+    app.include_router(entitlements.router)
     install_offline_docs(app)
     if app_settings.dev_tools_enabled:
         install_dev_tools(app)

@@ -163,17 +163,26 @@ class RawHttp:
         return await self.idle.get()
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        return await self.request("POST", path, body, headers)
+
+    async def get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        return await self.request("GET", path, b"", headers)
+
+    async def request(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         try:
-            return await self._post(await self._connection(), path, body, headers)
+            return await self._send(await self._connection(), method, path, body, headers)
         except (ConnectionError, IndexError, asyncio.IncompleteReadError):
             # The server closed an idle keep-alive connection: once more on a fresh one.
-            return await self._post(
-                await asyncio.open_connection(self.host, self.port), path, body, headers
+            return await self._send(
+                await asyncio.open_connection(self.host, self.port), method, path, body, headers
             )
 
-    async def _post(
+    async def _send(
         self,
         connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        method: str,
         path: str,
         body: bytes,
         headers: dict[str, str],
@@ -181,8 +190,8 @@ class RawHttp:
         reader, writer = connection
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
-            f"{head}\r\n".encode()
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n".encode()
             + body
         )
         status_line = await reader.readline()

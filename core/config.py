@@ -124,6 +124,24 @@ class Settings(BaseSettings):
     # call are allowed (retries + 1) × this before PostgreSQL ends them.
     stripe_http_timeout_seconds: float = Field(default=20.0, gt=0)
 
+    # Entitlements: the main application's back end reads them with this bearer token, and
+    # is told of each new version at APP_WEBHOOK_URL, signed with APP_WEBHOOK_SECRET.
+    billing_service_token: str | None = None
+    app_webhook_url: str | None = None
+    app_webhook_secret: str | None = None
+    # One delivery's whole budget (connect, send, answer): an attempt never hangs longer.
+    app_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Backoff of the newest undelivered version: doubling from the first to the cap, for
+    # the window; then the notice is marked failed and alerted.
+    app_webhook_retry_initial_seconds: float = Field(default=5.0, gt=0)
+    app_webhook_retry_max_seconds: float = Field(default=900.0, gt=0)
+    app_webhook_retry_window_hours: float = Field(default=72.0, gt=0)
+    # The sweep wakes the drainer of any notice nobody attempted when due.
+    entitlement_notice_sweep_cron: str = "* * * * *"
+    # Catalog re-derive: workspaces per batch, and the pause between batches.
+    entitlement_rederive_batch_size: int = Field(default=200, gt=0)
+    entitlement_rederive_pause_seconds: float = Field(default=1.0, ge=0)
+
     # Operations.
     checkout_pending_reconcile_seconds: int = Field(default=30, ge=0)
     # The worker's own /metrics (prometheus_client) and the Temporal SDK's worker metrics.
@@ -171,6 +189,9 @@ class Settings(BaseSettings):
         "auth_jwt_audience",
         "auth_jwt_issuer",
         "auth_jwks_url",
+        "billing_service_token",
+        "app_webhook_url",
+        "app_webhook_secret",
     )
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -186,6 +207,13 @@ class Settings(BaseSettings):
     @property
     def payload_keys(self) -> PayloadKeys | None:
         return PayloadKeys.parse(self.temporal_payload_keys) if self.temporal_payload_keys else None
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.app_webhook_url and not self.app_webhook_secret:
+            # An unsigned notice could not be told from a forged one.
+            raise ValueError("APP_WEBHOOK_SECRET is required when APP_WEBHOOK_URL is set")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -204,6 +232,8 @@ class Settings(BaseSettings):
             self.stripe_internal_admin_token,
             self.temporal_api_key,
             self.metrics_token,
+            self.billing_service_token,
+            self.app_webhook_secret,
             *(entry.partition(":")[2] for entry in (self.temporal_payload_keys or "").split(",")),
         )
         return [value for value in values if value]

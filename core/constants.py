@@ -10,12 +10,15 @@ CHECKOUT_WORKFLOW_PREFIX = "checkout"
 PORTAL_WORKFLOW_PREFIX = "portal"
 CHECKOUT_RECONCILE_WORKFLOW_PREFIX = "checkout-reconcile"
 CATALOG_SYNC_WORKFLOW_PREFIX = "catalog-sync"
+# One serial drainer of entitlement notices per workspace.
+ENTITLEMENT_NOTICES_WORKFLOW_PREFIX = "entitlements-notices"
 
 # Temporal Schedules (DESIGN.md).
 SCHEDULE_REPLAY = "billing-replay"
 SCHEDULE_GRACE = "billing-grace"
 SCHEDULE_CATALOG_SYNC = "billing-catalog-sync"
 SCHEDULE_CLEANUP = "billing-cleanup"
+SCHEDULE_ENTITLEMENT_NOTICES = "billing-entitlement-notices"
 
 # Custom search attributes (Keyword), registered on the dev server and by setup-temporal.
 SA_WORKSPACE_ID = SearchAttributeKey.for_keyword("WorkspaceId")
@@ -52,6 +55,10 @@ def event_workflow_id(event_id: str) -> str:
 
 def checkout_workflow_id(workspace_id: str, idempotency_key: str) -> str:
     return f"{CHECKOUT_WORKFLOW_PREFIX}:{workspace_id}:{idempotency_key}"
+
+
+def entitlement_notices_workflow_id(workspace_id: str) -> str:
+    return f"{ENTITLEMENT_NOTICES_WORKFLOW_PREFIX}:{workspace_id}"
 
 
 def portal_workflow_id(workspace_id: str, request_id: str) -> str:

@@ -81,14 +81,23 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+# `session.info` keys of work that runs at the end of a `transaction`.
+BEFORE_COMMIT = "before_commit"
+AFTER_COMMIT = "after_commit"
+
+
 @asynccontextmanager
 async def transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any exception. Work registered in
     `session.info["before_commit"]` runs last, right before the commit (e.g. the one write
-    to the main application's `workspaces` row, so its lock is held only that long)."""
-    async with sessions() as session, session.begin():
-        yield session
-        for hook in session.info.pop("before_commit", []):
-            await hook(session)
+    to the main application's `workspaces` row, so its lock is held only that long); work in
+    `session.info["after_commit"]` (no arguments) runs once the commit succeeded."""
+    async with sessions() as session:
+        async with session.begin():
+            yield session
+            for hook in session.info.pop(BEFORE_COMMIT, []):
+                await hook(session)
+        for after in session.info.pop(AFTER_COMMIT, []):
+            await after()

@@ -91,6 +91,27 @@ REPLAY_EVENTS_RECOVERED = Counter(
     ["event_type"],
 )
 
+ENTITLEMENT_VERSIONS = Counter(
+    "billing_entitlement_versions",
+    "New entitlement snapshot versions committed, by what caused them",
+    ["cause"],
+)
+NOTICE_ATTEMPTS = Counter(
+    "billing_entitlement_notice_attempts",
+    "Deliveries of entitlement notices to APP_WEBHOOK_URL, by outcome",
+    ["outcome"],
+)
+NOTICES_FAILED = Counter(
+    "billing_entitlement_notices_failed",
+    "Newest entitlement notices given up after the retry window (alert on any)",
+)
+NOTICE_LAG_SECONDS = Histogram(
+    "billing_entitlement_notice_lag_seconds",
+    "A version's commit until the receiver acknowledged its notice",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400),
+)
+
+
 def observe_event_applied(event_type: str, event_created: int | None) -> None:
     """Event-to-plan latency: from Stripe's `created` to now (after the commit)."""
     if event_created is not None:

@@ -63,6 +63,8 @@ def production_refusal(settings: Settings) -> str | None:
         "AUTH_JWT_SECRET": settings.auth_jwt_secret,
         "STRIPE_INTERNAL_ADMIN_TOKEN": settings.stripe_internal_admin_token,
         "METRICS_TOKEN": settings.metrics_token,
+        "BILLING_SERVICE_TOKEN": settings.billing_service_token,
+        "APP_WEBHOOK_SECRET": settings.app_webhook_secret,
     }
     for name, token in tokens.items():
         if token is not None and (reason := weakness(name, token)):

@@ -29,6 +29,7 @@ from core.config import Settings
 from core.constants import (
     SCHEDULE_CATALOG_SYNC,
     SCHEDULE_CLEANUP,
+    SCHEDULE_ENTITLEMENT_NOTICES,
     SCHEDULE_GRACE,
     SCHEDULE_REPLAY,
 )
@@ -42,6 +43,14 @@ OVERLAP = ScheduleOverlapPolicy.SKIP
 # A manual trigger must not be dropped, yet never run beside a scheduled run of its kind.
 TRIGGER_OVERLAP = ScheduleOverlapPolicy.BUFFER_ONE
 DISABLED_NOTE = "paused: STRIPE_CATALOG_SYNC_ENABLED=false"
+NOTICES_DISABLED_NOTE = "paused: APP_WEBHOOK_URL is not set"
+SCHEDULE_IDS = (
+    SCHEDULE_REPLAY,
+    SCHEDULE_GRACE,
+    SCHEDULE_CATALOG_SYNC,
+    SCHEDULE_CLEANUP,
+    SCHEDULE_ENTITLEMENT_NOTICES,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class JobSpec:
     catchup_window: timedelta
     execution_timeout: timedelta
     enabled: bool = True
+    disabled_note: str = DISABLED_NOTE
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
@@ -86,6 +96,15 @@ def job_specs(settings: Settings) -> list[JobSpec]:
             catchup_window=timedelta(hours=12),
             execution_timeout=timedelta(hours=1),
         ),
+        JobSpec(
+            SCHEDULE_ENTITLEMENT_NOTICES,
+            "EntitlementNoticeSweepWorkflow",
+            settings.entitlement_notice_sweep_cron,
+            catchup_window=timedelta(minutes=1),
+            execution_timeout=timedelta(minutes=5),
+            enabled=bool(settings.app_webhook_url),
+            disabled_note=NOTICES_DISABLED_NOTE,
+        ),
     ]
 
 
@@ -102,7 +121,7 @@ def build_schedule(job: JobSpec, task_queue: str) -> Schedule:
         policy=SchedulePolicy(overlap=OVERLAP, catchup_window=job.catchup_window),
         state=ScheduleState(
             paused=not job.enabled,
-            note=None if job.enabled else DISABLED_NOTE,
+            note=None if job.enabled else job.disabled_note,
         ),
     )
 
@@ -219,9 +238,9 @@ def summarize(schedule_id: str, desc: ScheduleDescription) -> ScheduleSummary:
 
 
 async def describe_schedules(client: Client) -> list[ScheduleSummary]:
-    """The four schedules with their next run times (a missing one is reported as such)."""
+    """The schedules with their next run times (a missing one is reported as such)."""
     summaries = []
-    for schedule_id in (SCHEDULE_REPLAY, SCHEDULE_GRACE, SCHEDULE_CATALOG_SYNC, SCHEDULE_CLEANUP):
+    for schedule_id in SCHEDULE_IDS:
         try:
             desc = await client.get_schedule_handle(schedule_id).describe()
         except RPCError as exc:
@@ -242,13 +261,13 @@ def format_summaries(summaries: Sequence[ScheduleSummary]) -> str:
     lines = []
     for item in summaries:
         if not item.exists:
-            lines.append(f"{item.schedule_id:<22} missing (start a worker to create it)")
+            lines.append(f"{item.schedule_id:<27} missing (start a worker to create it)")
             continue
         state = "paused" if item.paused else "active"
         next_run = item.next_runs[0].isoformat() if item.next_runs and not item.paused else "-"
         last_run = item.last_run.isoformat() if item.last_run else "-"
         line = (
-            f"{item.schedule_id:<22} {state:<6} cron={item.spec!r} workflow={item.workflow} "
+            f"{item.schedule_id:<27} {state:<6} cron={item.spec!r} workflow={item.workflow} "
             f"overlap={item.overlap} next={next_run} last={last_run} running={item.running}"
         )
         if item.note:

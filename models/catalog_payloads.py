@@ -19,3 +19,6 @@ class CatalogSyncSummary(BaseModel):
     updated: int = 0
     unchanged: int = 0
     variants: dict[str, str] = Field(default_factory=dict)  # "plan:interval:currency" → price
+    # Workspaces entitled through a variant whose grants or gating bundle changed, each given
+    # a new entitlements version (and a notice) after the sync, in paced batches.
+    entitlements_updated: int = 0

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from models.catalog import PlanVariant
 from models.checkout import CheckoutSession, StripeCheckoutIdempotency
 from models.customer import WorkspaceBillingCustomer, WorkspaceBillingCustomerEvent
+from models.entitlements import EntitlementNotice, WorkspaceEntitlement
 from models.limits import RateLimitWindow, TokenBucketRow
 from models.settlement import DuplicateSettlement
 from models.subscription import Subscription, SubscriptionItem, WorkspaceGrant
@@ -17,6 +18,7 @@ __all__ = [
     "BillingCursor",
     "CheckoutSession",
     "DuplicateSettlement",
+    "EntitlementNotice",
     "PlanVariant",
     "RateLimitWindow",
     "StripeCheckoutIdempotency",
@@ -27,6 +29,7 @@ __all__ = [
     "Workspace",
     "WorkspaceBillingCustomer",
     "WorkspaceBillingCustomerEvent",
+    "WorkspaceEntitlement",
     "WorkspaceGrant",
     "WorkspaceMember",
     "metadata",

@@ -88,6 +88,24 @@ class SettlementAction(StrEnum):
     CREDITED = "credited"  # cancelled with proration: unused time as balance credit
     FLAGGED = "flagged"  # BILLING_DUPLICATE_SUBSCRIPTION_ACTION=flag: recorded, Stripe untouched
 
+class NoticeStatus(StrEnum):
+    """`entitlement_notices.status`: pending → delivered, or superseded by a newer version, or
+    failed once the newest was retried for the whole window (alerted)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    SUPERSEDED = "superseded"
+    FAILED = "failed"
+
+
+class GrantReason(StrEnum):
+    """Why a grant lookup answered as it did."""
+
+    GRANTED = "granted"
+    NOT_IN_PLAN = "not_in_plan"
+    GRACE = "grace"  # granted while a failed payment is retried: `until` is the grace end
+
+
 class Plan(StrEnum):
     FREE = "free"
     PRO = "pro"

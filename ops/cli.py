@@ -1,5 +1,5 @@
 """The `billing` command: the local stack, API, worker, migrations, schedules, traces, tokens,
-and the ledger's unfinished events."""
+and the ledger's unfinished events, entitlement notices."""
 
 from __future__ import annotations
 
@@ -171,6 +171,30 @@ def _events(args: argparse.Namespace) -> int:
     )
 
 
+def _entitlements(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ops.entitlements import notices_command, resend_command
+
+    settings = get_settings()
+    if args.action == "resend":
+        return asyncio.run(resend_command(settings, sys.stdout, args.notice_id))
+    try:
+        workspace_id = uuid.UUID(args.workspace) if args.workspace else None
+    except ValueError:
+        sys.stderr.write(f"billing: not a workspace id: {args.workspace}\n")
+        return 1
+    return asyncio.run(
+        notices_command(
+            settings,
+            sys.stdout,
+            failed_only=args.failed,
+            workspace_id=workspace_id,
+            limit=args.limit,
+        )
+    )
+
+
 def _add_events(commands: Any) -> None:
     events = commands.add_parser(
         "events", help="list the ledger's unfinished events; `events retry` re-runs them"
@@ -241,6 +265,20 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--json", action="store_true", help="JSON instead of text")
     trace.set_defaults(handler=_trace)
     _add_events(commands)
+    entitlements = commands.add_parser(
+        "entitlements", help="entitlement change notices: the delivery log, resend"
+    )
+    actions = entitlements.add_subparsers(dest="action", required=True)
+    notices = actions.add_parser("notices", help="the delivery log, newest first")
+    notices.add_argument("--failed", action="store_true", help="only notices given up")
+    notices.add_argument("--workspace", help="only this workspace's (UUID)")
+    notices.add_argument("--limit", type=int, default=50)
+    notices.set_defaults(handler=_entitlements)
+    resend = actions.add_parser(
+        "resend", help="send a notice again (its workspace's newest) with a fresh retry window"
+    )
+    resend.add_argument("notice_id", metavar="ID", help="ent_<workspace>_<version>")
+    resend.set_defaults(handler=_entitlements)
     return parser
 
 

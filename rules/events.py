@@ -102,8 +102,26 @@ async def handle_subscription(ctx: EventContext) -> AppliedState:
     if not subscription_id:
         return AppliedState(note="event names no subscription")
     workspace_id = await _locked_subscription_workspace(ctx, subscription_id)
-    subscription = await ctx.gateway.retrieve_subscription(subscription_id)
-    return await ctx.apply(workspace_id, subscription)
+    subscription = await ctx.gateway.retrieve_subscription(
+        subscription_id, expand_latest_invoice=True
+    )
+    applied = await ctx.apply(workspace_id, subscription)
+    # The grace follows the latest invoice here too, so a failed renewal's status and grace
+    # land in one change whichever of its events is applied first.
+    await _grace_from_latest_invoice(ctx, subscription_id, subscription)
+    return applied
+
+
+async def _grace_from_latest_invoice(
+    ctx: EventContext, subscription_id: str, subscription: dict[str, Any]
+) -> None:
+    latest = subscription.get("latest_invoice")
+    await set_grace_from_invoice(
+        ctx.session,
+        subscription_id,
+        latest if isinstance(latest, dict) else None,
+        ctx.grace_days,
+    )
 
 
 async def handle_invoice(ctx: EventContext) -> AppliedState:
@@ -120,13 +138,7 @@ async def handle_invoice(ctx: EventContext) -> AppliedState:
         subscription_id, expand_latest_invoice=True
     )
     applied = await ctx.apply(workspace_id, subscription)
-    latest = subscription.get("latest_invoice")
-    await set_grace_from_invoice(
-        ctx.session,
-        subscription_id,
-        latest if isinstance(latest, dict) else None,
-        ctx.grace_days,
-    )
+    await _grace_from_latest_invoice(ctx, subscription_id, subscription)
     return applied
 
 
@@ -201,7 +213,7 @@ async def handle_customer_deleted(ctx: EventContext) -> AppliedState:
             continue
         await _forget_customer(ctx, workspace_id, customer_id)
         await ensure_free_subscription(ctx.session, workspace_id)
-        plan = await refresh_entitlements(ctx.session, workspace_id)
+        plan = await refresh_entitlements(ctx.session, workspace_id, cause=ctx.data.event_id)
         applied = AppliedState(
             workspace_id=str(workspace_id), plan=plan, stripe_customer_id=customer_id
         )

@@ -98,7 +98,7 @@ async def demote_for_expired_grace(
     if demoted.first() is None:
         return False
     await ensure_free_subscription(session, workspace_id)
-    await refresh_entitlements(session, workspace_id)
+    await refresh_entitlements(session, workspace_id, cause="grace_expired")
     return True
 
 

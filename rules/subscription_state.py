@@ -11,8 +11,8 @@ API (reused by the webhook handlers, the reconcile and grace jobs):
   -> AppliedState`: upsert the row, its items, demote/ensure free, refresh plan and grants.
 - `ensure_free_subscription(session, workspace_id)`: the free row becomes the entitled one
   when no other row is entitled.
-- `refresh_entitlements(session, workspace_id) -> str`: `workspaces.plan` and
-  `workspace_grants` from the workspace's entitled row; returns the plan.
+- `refresh_entitlements(session, workspace_id, cause=…) -> str`: `workspaces.plan`,
+  `workspace_grants` and (at commit) the entitlements snapshot; returns the plan.
 - `set_grace_from_invoice(session, stripe_subscription_id, latest_invoice, grace_days)`.
 """
 
@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.metrics import WEBHOOKS_OUT_OF_ORDER
 from models.event_payloads import AppliedState
 from models.vocabulary import ENTITLED_STATUSES, Plan, SubscriptionStatus
+from rules.entitlements import mark_changed
 from rules.errors import unknown_subscription_status
 from rules.locks import set_workspace_plan
 from rules.plans import PlanRef, resolve_plan, stripe_price
@@ -65,7 +66,6 @@ def map_status(stripe_status: str) -> tuple[str, bool]:
 
 def _ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
-
 
 
 async def apply_subscription(
@@ -138,7 +138,9 @@ async def apply_subscription(
     await _sync_items(session, row_id, items)
     if not entitled:
         await ensure_free_subscription(session, workspace_id)
-    workspace_plan = await refresh_entitlements(session, workspace_id, {price.get("id"): plan})
+    workspace_plan = await refresh_entitlements(
+        session, workspace_id, {price.get("id"): plan}, cause=event_id or event_type
+    )
     return AppliedState(
         workspace_id=str(workspace_id),
         plan=workspace_plan,
@@ -284,12 +286,15 @@ async def refresh_entitlements(
     session: AsyncSession,
     workspace_id: uuid.UUID,
     known_plans: dict[str | None, PlanRef] | None = None,
+    *,
+    cause: str | None = None,
 ) -> str:
     """`workspaces.plan` and `workspace_grants` follow the workspace's entitled row.
 
     Grants come from `plan_variants.grants` of the entitled row's price (or `known_plans`,
     the plan just resolved from price metadata); a free or missing entitled row grants
-    nothing, so ended subscriptions' grants are revoked here.
+    nothing, so ended subscriptions' grants are revoked here. The workspace's entitlements
+    snapshot follows at commit (`rules.entitlements`), attributed to `cause`.
     """
     entitled = (
         await session.execute(
@@ -316,6 +321,7 @@ async def refresh_entitlements(
             grants = dict(row.scalar_one_or_none() or {})
     set_workspace_plan(session, workspace_id, plan)
     await _replace_grants(session, workspace_id, grants, source)
+    mark_changed(session, workspace_id, cause)
     return plan
 
 
@@ -376,7 +382,8 @@ async def set_grace_from_invoice(
         text(
             "UPDATE subscriptions SET grace_period_end = CASE WHEN :failing "
             "THEN COALESCE(grace_period_end, CAST(:grace_end AS timestamptz)) ELSE NULL END, "
-            "updated_at = now() WHERE stripe_subscription_id = :s RETURNING grace_period_end"
+            "updated_at = now() WHERE stripe_subscription_id = :s "
+            "RETURNING workspace_id, grace_period_end"
         ),
         {
             "failing": invoice_is_failing(latest_invoice),
@@ -384,5 +391,8 @@ async def set_grace_from_invoice(
             "s": stripe_subscription_id,
         },
     )
-    value: datetime | None = result.scalar_one_or_none()
+    row = result.first()
+    if row is not None:  # a grace starting or ending moves the workspace's `effective_until`
+        mark_changed(session, row.workspace_id)
+    value: datetime | None = row.grace_period_end if row is not None else None
     return value

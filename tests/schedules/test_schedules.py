@@ -18,6 +18,7 @@ from core.config import Settings
 from core.constants import (
     SCHEDULE_CATALOG_SYNC,
     SCHEDULE_CLEANUP,
+    SCHEDULE_ENTITLEMENT_NOTICES,
     SCHEDULE_GRACE,
     SCHEDULE_REPLAY,
 )
@@ -27,7 +28,13 @@ from tests.schedules.conftest import delete_schedules
 from tests.support import eventually
 from worker import run_worker
 
-ALL = (SCHEDULE_REPLAY, SCHEDULE_GRACE, SCHEDULE_CATALOG_SYNC, SCHEDULE_CLEANUP)
+ALL = (
+    SCHEDULE_REPLAY,
+    SCHEDULE_GRACE,
+    SCHEDULE_CATALOG_SYNC,
+    SCHEDULE_CLEANUP,
+    SCHEDULE_ENTITLEMENT_NOTICES,
+)
 
 
 async def start_and_stop_worker(settings: Settings, env: WorkflowEnvironment) -> None:
@@ -47,7 +54,7 @@ def summary(found: list[Any]) -> dict[str, Any]:
     return {s.schedule_id: s for s in found}
 
 
-async def test_worker_start_creates_then_updates_the_four_schedules(
+async def test_worker_start_creates_then_updates_the_schedules(
     settings: Settings, temporal_env: WorkflowEnvironment
 ) -> None:
     await delete_schedules(temporal_env.client, settings)
@@ -59,6 +66,8 @@ async def test_worker_start_creates_then_updates_the_four_schedules(
             SCHEDULE_GRACE: ("0 * * * *", "GraceDowngradeWorkflow", False),
             SCHEDULE_CATALOG_SYNC: ("*/15 * * * *", "CatalogSyncWorkflow", False),
             SCHEDULE_CLEANUP: ("30 2 * * *", "CleanupWorkflow", False),
+            # No APP_WEBHOOK_URL: nothing to sweep, so its schedule waits paused.
+            SCHEDULE_ENTITLEMENT_NOTICES: ("* * * * *", "EntitlementNoticeSweepWorkflow", True),
         }
         assert {v.overlap for v in first.values()} == {ScheduleOverlapPolicy.SKIP.name}
         replay_next = first[SCHEDULE_REPLAY].next_runs
@@ -68,7 +77,12 @@ async def test_worker_start_creates_then_updates_the_four_schedules(
 
         # A second start with other settings updates in place; catalog off pauses its job.
         changed = settings.model_copy(
-            update={"stripe_replay_cron": "*/10 * * * *", "stripe_catalog_sync_enabled": False}
+            update={
+                "stripe_replay_cron": "*/10 * * * *",
+                "stripe_catalog_sync_enabled": False,
+                "app_webhook_url": "http://app.test/entitlements",
+                "app_webhook_secret": "whsec-app-test",
+            }
         )
         await start_and_stop_worker(changed, temporal_env)
         second = summary(await describe_schedules(temporal_env.client))
@@ -76,6 +90,8 @@ async def test_worker_start_creates_then_updates_the_four_schedules(
         assert second[SCHEDULE_CATALOG_SYNC].paused
         assert "STRIPE_CATALOG_SYNC_ENABLED" in (second[SCHEDULE_CATALOG_SYNC].note or "")
         assert not second[SCHEDULE_GRACE].paused
+        assert not second[SCHEDULE_ENTITLEMENT_NOTICES].paused
+        assert "APP_WEBHOOK_URL" in (first[SCHEDULE_ENTITLEMENT_NOTICES].note or "")
         ids = [s.id async for s in await temporal_env.client.list_schedules()]
         assert sorted(i for i in ids if i in ALL) == sorted(set(ids) & set(ALL))
 
