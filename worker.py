@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -38,6 +40,15 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def worker_pool_size(settings: Settings) -> int:
+    """Connections for every task the worker may run at once, and the dispatcher's."""
+    return settings.worker_concurrency + _activity_slots(settings) + 2
+
+
+def _activity_slots(settings: Settings) -> int:
+    return max(1, settings.worker_concurrency // 2)
+
+
 def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Worker:
     return Worker(
         client,
@@ -45,21 +56,28 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
         workflows=WORKFLOWS,
         activities=build_activities(deps),
         workflow_runner=workflow_runner(),
+        max_concurrent_workflow_tasks=settings.worker_concurrency,
+        max_concurrent_local_activities=settings.worker_concurrency,
+        max_concurrent_activities=_activity_slots(settings),
         # Every activity wakes the notice drainers of the entitlement versions it committed.
         interceptors=[ScheduledRunMetrics(), NoticeWakeInterceptor(settings)],
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    for secret in settings.secret_values():
-        register_secret(secret)
-    metrics = serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
-    sdk_metrics = settings.temporal_sdk_metrics_address
+@asynccontextmanager
+async def worker_deps(settings: Settings) -> AsyncIterator[ActivityDeps]:
+    """What the worker's activities run on: the database pool, the cluster's Stripe budget
+    and the Stripe client, closed on exit."""
     # A transaction that stays open across a Stripe call (the re-fetch under the workspace
     # lock) may wait for every try of that call; PostgreSQL ends one idle longer than that.
     stripe_budget = settings.stripe_http_timeout_seconds * (settings.stripe_max_network_retries + 1)
-    engine = create_db_engine(settings.database_url, idle_in_transaction_seconds=stripe_budget + 30)
+    engine = create_db_engine(
+        settings.database_url,
+        pool_size=worker_pool_size(settings),
+        max_overflow=0,
+        idle_in_transaction_seconds=stripe_budget + 30,
+    )
     # The cluster's one Stripe budget, on connections of its own.
     bucket_engine = create_db_engine(settings.database_url, pool_size=2, max_overflow=0)
     bucket = SharedTokenBucket(
@@ -68,35 +86,49 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         rate=settings.stripe_max_requests_per_second,
         burst=settings.stripe_max_burst,
     )
-    client = await connect_temporal(
-        settings, runtime=runtime_with_prometheus(sdk_metrics) if sdk_metrics else None
-    )
     deps = ActivityDeps(
         settings=settings,
         sessions=session_factory(engine),
         stripe=create_stripe_client(settings, bucket),
     )
-    worker = build_worker(client, settings, deps)
-    await ensure_schedules(client, settings, {cls.__name__ for cls in WORKFLOWS})
-    # Starts what the webhook route stored but could not start (Temporal down, API killed).
-    dispatcher = Dispatcher(
-        libpq_url(settings.database_url),
-        deps.sessions,
-        client,
-        settings.temporal_task_queue,
-        settings.stripe_webhook_max_attempts,
-    )
-    dispatching = asyncio.create_task(dispatcher.run(stop))
     try:
-        async with worker:
-            logger.info("worker serving task queue %s", settings.temporal_task_queue)
-            await stop.wait()
-            logger.info("worker shutting down: finishing in-flight tasks")
+        yield deps
     finally:
-        await dispatching
         await deps.notice_http.aclose()
         await engine.dispose()
         await bucket_engine.dispose()
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    for secret in settings.secret_values():
+        register_secret(secret)
+    metrics = serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    sdk_metrics = settings.temporal_sdk_metrics_address
+    client = await connect_temporal(
+        settings, runtime=runtime_with_prometheus(sdk_metrics) if sdk_metrics else None
+    )
+    try:
+        async with worker_deps(settings) as deps:
+            worker = build_worker(client, settings, deps)
+            await ensure_schedules(client, settings, {cls.__name__ for cls in WORKFLOWS})
+            # Starts what the webhook route stored but could not start (Temporal down, API
+            # killed).
+            dispatcher = Dispatcher(
+                libpq_url(settings.database_url),
+                deps.sessions,
+                client,
+                settings.temporal_task_queue,
+                settings.stripe_webhook_max_attempts,
+            )
+            dispatching = asyncio.create_task(dispatcher.run(stop))
+            try:
+                async with worker:
+                    logger.info("worker serving task queue %s", settings.temporal_task_queue)
+                    await stop.wait()
+                    logger.info("worker shutting down: finishing in-flight tasks")
+            finally:
+                await dispatching
+    finally:
         if metrics is not None:
             metrics.shutdown()
 

@@ -45,6 +45,7 @@ def build_activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
         catalog.sync_catalog,
         events.claim_event,
         events.apply_event,
+        events.process_event,
         events.fail_event,
         replay.due_events,
         replay.dispatch,

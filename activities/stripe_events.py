@@ -25,6 +25,7 @@ from models.event_payloads import (
     ACTIVITY_APPLY_EVENT,
     ACTIVITY_CLAIM_EVENT,
     ACTIVITY_FAIL_EVENT,
+    ACTIVITY_PROCESS_EVENT,
     EVENT_NOT_STORED,
     AppliedState,
     ApplyEventInput,
@@ -32,6 +33,8 @@ from models.event_payloads import (
     ClaimEventResult,
     FailEventInput,
     FailEventResult,
+    ProcessEventResult,
+    StripeEventInput,
     event_hints,
 )
 from models.vocabulary import IgnoredReason, LedgerStatus
@@ -69,9 +72,33 @@ class StripeEventActivities:
             hints=event_hints(row.payload or {}),
         )
 
+    @activity.defn(name=ACTIVITY_PROCESS_EVENT)
+    async def process_event(self, data: StripeEventInput) -> ProcessEventResult:
+        """Claim the row and apply the event: one activity, one claim round trip and one
+        transaction. A retry of the same run does not count another attempt."""
+        proceed, row = await ledger.claim_at_once(
+            self._sessions, data.event_id, count_attempt=activity.info().attempt == 1
+        )
+        if row is None:
+            raise ApplicationError(
+                f"event {data.event_id} is not in the ledger",
+                type=EVENT_NOT_STORED,
+                non_retryable=True,
+            )
+        if not proceed:
+            return ProcessEventResult(proceed=False)
+        hints = event_hints(row.payload or {})
+        applied = await self._apply(
+            ApplyEventInput(event_id=data.event_id, event_type=row.type, hints=hints)
+        )
+        return ProcessEventResult(proceed=True, hints=hints, applied=applied)
+
     @activity.defn(name=ACTIVITY_APPLY_EVENT)
     async def apply_event(self, data: ApplyEventInput) -> AppliedState:
         """Re-fetch from Stripe, apply under the workspace lock, mark the row completed."""
+        return await self._apply(data)
+
+    async def _apply(self, data: ApplyEventInput) -> AppliedState:
         handler = HANDLERS.get(data.event_type)
         try:
             with reported():

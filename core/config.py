@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     entitlement_rederive_batch_size: int = Field(default=200, gt=0)
     entitlement_rederive_pause_seconds: float = Field(default=1.0, ge=0)
 
+    # A worker takes at most this many workflow tasks and local activities at once (event
+    # workflows apply inside a local activity, one database connection each), and half as
+    # many regular activities; its database pool holds them all. Beyond that, work waits in
+    # Temporal's task queue rather than in the worker, where it would outlive its task
+    # timeout while waiting for a connection.
+    worker_concurrency: int = Field(default=10, ge=1)
+
     # Operations.
     checkout_pending_reconcile_seconds: int = Field(default=30, ge=0)
     # The worker's own /metrics (prometheus_client) and the Temporal SDK's worker metrics.

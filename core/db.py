@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -84,6 +87,36 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 # `session.info` keys of work that runs at the end of a `transaction`.
 BEFORE_COMMIT = "before_commit"
 AFTER_COMMIT = "after_commit"
+_DEFERRED = "deferred_writes"
+
+
+async def defer(session: AsyncSession, statement: TextClause, params: dict[str, Any]) -> None:
+    """A write whose result nobody reads: inside `transaction` it is sent with the commit
+    itself, in one pipelined round trip, after every other statement and before-commit
+    hook, in the order deferred; elsewhere it runs at once."""
+    deferred: list[tuple[TextClause, dict[str, Any]]] | None = session.info.get(_DEFERRED)
+    if deferred is None:
+        await session.execute(statement, params)
+    else:
+        deferred.append((statement, params))
+
+
+async def _commit_pipelined(
+    session: AsyncSession, writes: list[tuple[TextClause, dict[str, Any]]]
+) -> None:
+    """Send `writes` and COMMIT without waiting between them: one round trip. An error in
+    any of them aborts the transaction and raises here, so nothing of it commits."""
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(raw, psycopg.AsyncConnection)
+    dialect = connection.dialect
+    async with raw.pipeline(), raw.cursor() as cursor:
+        for statement, params in writes:
+            compiled = statement.compile(dialect=dialect)
+            await cursor.execute(str(compiled), compiled.construct_params(params))
+        # The COMMIT rides the same pipeline, answered at its one Sync; the session's own
+        # commit then finds the connection idle and sends nothing.
+        await cursor.execute("COMMIT")
 
 
 @asynccontextmanager
@@ -92,12 +125,18 @@ async def transaction(
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any exception. Work registered in
     `session.info["before_commit"]` runs last, right before the commit (e.g. the one write
-    to the main application's `workspaces` row, so its lock is held only that long); work in
-    `session.info["after_commit"]` (no arguments) runs once the commit succeeded."""
+    to the main application's `workspaces` row, so its lock is held only that long); writes
+    passed to `defer` go out with the COMMIT; work in `session.info["after_commit"]` (no
+    arguments) runs once the commit succeeded."""
     async with sessions() as session:
+        session.info[_DEFERRED] = []
         async with session.begin():
             yield session
             for hook in session.info.pop(BEFORE_COMMIT, []):
                 await hook(session)
+            writes = session.info.pop(_DEFERRED)
+            if writes:
+                await _commit_pipelined(session, writes)
+        session.info.pop(_DEFERRED, None)
         for after in session.info.pop(AFTER_COMMIT, []):
             await after()

@@ -97,9 +97,12 @@ class SharedTokenBucket:
 
     async def _lease(self) -> tuple[int, float]:
         params = {"name": self.name, "rate": self.rate, "burst": self.burst, "block": self.block}
-        async with self._engine.begin() as connection:
+        # Each statement is atomic on its own: autocommit spares a BEGIN and a COMMIT round
+        # trip per lease.
+        async with self._engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             if not self._ready:
-                await connection.execute(_ENSURE, params)
+                await autocommit.execute(_ENSURE, params)
                 self._ready = True
-            row = (await connection.execute(_LEASE, params)).one()
+            row = (await autocommit.execute(_LEASE, params)).one()
         return int(row.granted), float(row.available)

@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.db import defer
 from ledger.rows import LedgerRow, Stored
 from models.event_payloads import stripe_created
 from models.vocabulary import FINAL_LEDGER_STATUSES, LedgerStatus
@@ -85,6 +86,23 @@ _CLAIM = text(
     "AND status <> ALL(:final) RETURNING status, attempts, type, payload"
 )
 _READ = text("SELECT status, attempts, type, payload FROM stripe_webhook_events WHERE id = :id")
+# The claim and, when the row is final, its current state, in one statement. `:counted` is
+# 0 on a retry of the same run, whose first try already counted the attempt.
+_CLAIM_OR_READ = text(
+    """
+    WITH claimed AS (
+        UPDATE stripe_webhook_events SET status = 'processing',
+            attempts = attempts + :counted, processing_started_at = now(),
+            next_attempt_at = NULL
+        WHERE id = :id AND status <> ALL(:final)
+        RETURNING status, attempts, type, payload
+    )
+    SELECT status, attempts, type, payload, true AS claimed FROM claimed
+    UNION ALL
+    SELECT status, attempts, type, payload, false FROM stripe_webhook_events
+    WHERE id = :id AND NOT EXISTS (SELECT 1 FROM claimed)
+    """
+)
 _COMPLETE = text(
     "UPDATE stripe_webhook_events SET status = 'completed', processed_at = clock_timestamp(), "
     "last_error = NULL, processing_started_at = NULL, "
@@ -258,11 +276,27 @@ async def claim(session: AsyncSession, event_id: str) -> tuple[bool, LedgerRow |
     return claimed, LedgerRow(row.status, row.attempts, row.type, row.payload)
 
 
+async def claim_at_once(
+    sessions: async_sessionmaker[AsyncSession], event_id: str, *, count_attempt: bool
+) -> tuple[bool, LedgerRow | None]:
+    """`claim` committed on its own, in one round trip (autocommit: no BEGIN, no COMMIT);
+    `count_attempt` False keeps the attempts of a run whose first try counted already."""
+    params = {"id": event_id, "final": _FINAL, "counted": 1 if count_attempt else 0}
+    async with sessions() as session:
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        row = (await connection.execute(_CLAIM_OR_READ, params)).first()
+    if row is None:
+        return False, None
+    return bool(row.claimed), LedgerRow(row.status, row.attempts, row.type, row.payload)
+
+
 async def mark_completed(
     session: AsyncSession, event_id: str, workspace_id: str | None, object_id: str | None
 ) -> None:
-    """In the transaction of the billing change itself: the effect commits once."""
-    await session.execute(
+    """In the transaction of the billing change itself, sent with its commit: the effect
+    commits once."""
+    await defer(
+        session,
         _COMPLETE,
         {"id": event_id, "w": uuid.UUID(workspace_id) if workspace_id else None, "o": object_id},
     )

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 ACTIVITY_CLAIM_EVENT = "stripe_event.claim"
 ACTIVITY_APPLY_EVENT = "stripe_event.apply"
 ACTIVITY_FAIL_EVENT = "stripe_event.fail"
+# Claim and apply in one local activity (runs started since the workflow's one-activity patch).
+ACTIVITY_PROCESS_EVENT = "stripe_event.process"
 
 # ApplicationError types raised by the event activities (all non-retryable).
 EVENT_NOT_STORED = "StripeEventNotStored"
@@ -82,6 +84,13 @@ class AppliedState(BaseModel):
     # The event was older than the state already applied (counted; fresh state still applied).
     out_of_order: bool = False
     note: str | None = None
+
+
+class ProcessEventResult(BaseModel):
+    # False when the ledger already says the event is final: nothing was applied.
+    proceed: bool
+    hints: EventHints = EventHints()
+    applied: AppliedState = AppliedState()
 
 
 class FailEventInput(BaseModel):

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import AFTER_COMMIT, BEFORE_COMMIT
+from core.db import AFTER_COMMIT, BEFORE_COMMIT, defer
 from core.metrics import ENTITLEMENT_VERSIONS
 from core.notice_wake import CommittedVersion, wake_committed
 from models.entitlements import notice_id
@@ -34,17 +34,6 @@ _DIRTY = "entitlements_dirty"
 # The versions this session committed (kept on the session after it closes).
 COMMITTED = "entitlements_committed"
 
-_ENTITLED_ROW = text(
-    "SELECT s.plan_slug, s.interval, s.status, s.stripe_subscription_id, "
-    "s.cancel_at_period_end, s.current_period_end, s.grace_period_end, pv.gating_bundle "
-    "FROM subscriptions s LEFT JOIN plan_variants pv ON pv.stripe_price_id = s.stripe_price_id "
-    "WHERE s.workspace_id = :w AND s.status = ANY(:entitled) LIMIT 1"
-)
-_GRANTS = text("SELECT grant_program_code, value FROM workspace_grants WHERE workspace_id = :w")
-_LATEST = text(
-    "SELECT version, plan, interval, status, grants, gating_bundle, effective_until, in_grace "
-    "FROM workspace_entitlements WHERE workspace_id = :w ORDER BY version DESC LIMIT 1"
-)
 _INSERT = text(
     "INSERT INTO workspace_entitlements (workspace_id, version, previous_version, plan, "
     "interval, status, grants, gating_bundle, effective_until, in_grace, cause) VALUES "
@@ -55,6 +44,34 @@ _OUTBOX = text(
     "INSERT INTO entitlement_notices (id, workspace_id, version) VALUES (:id, :w, :version)"
 )
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+# What `write_snapshot` compares, in one round trip: the entitled row, the grants and the
+# newest version (each column NULL when there is none).
+_NOW_AND_LATEST = text(
+    """
+    SELECT e.plan_slug, e.interval, e.status, e.stripe_subscription_id,
+           e.cancel_at_period_end, e.current_period_end, e.grace_period_end, e.gating_bundle,
+           g.grants,
+           v.version, v.plan AS v_plan, v.interval AS v_interval, v.status AS v_status,
+           v.grants AS v_grants, v.gating_bundle AS v_gating_bundle,
+           v.effective_until AS v_effective_until, v.in_grace AS v_in_grace
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+        SELECT s.plan_slug, s.interval, s.status, s.stripe_subscription_id,
+               s.cancel_at_period_end, s.current_period_end, s.grace_period_end, pv.gating_bundle
+        FROM subscriptions s
+        LEFT JOIN plan_variants pv ON pv.stripe_price_id = s.stripe_price_id
+        WHERE s.workspace_id = :w AND s.status = ANY(:entitled) LIMIT 1
+    ) AS e ON true
+    LEFT JOIN LATERAL (
+        SELECT jsonb_object_agg(grant_program_code, value) AS grants
+        FROM workspace_grants WHERE workspace_id = :w
+    ) AS g ON true
+    LEFT JOIN LATERAL (
+        SELECT version, plan, interval, status, grants, gating_bundle, effective_until, in_grace
+        FROM workspace_entitlements WHERE workspace_id = :w ORDER BY version DESC LIMIT 1
+    ) AS v ON true
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -91,15 +108,9 @@ def validity(
     return (min(ends) if ends else None), grace_period_end is not None
 
 
-async def compute_snapshot(session: AsyncSession, workspace_id: uuid.UUID) -> Snapshot:
-    """The workspace's entitlements from its entitled row and `workspace_grants` (merged by
-    `refresh_entitlements` exactly as the plan's grants are today)."""
-    entitled = list(ENTITLED_STATUSES)
-    row = (await session.execute(_ENTITLED_ROW, {"w": workspace_id, "entitled": entitled})).first()
-    grants = {
-        g.grant_program_code: g.value for g in await session.execute(_GRANTS, {"w": workspace_id})
-    }
-    if row is None:
+def _snapshot(row: Any, grants: dict[str, Any]) -> Snapshot:
+    """A snapshot from the entitled row's columns (`row.plan_slug` None: no entitled row)."""
+    if row is None or row.plan_slug is None:
         return Snapshot(FREE.plan, None, FREE.status, grants)
     paid = row.stripe_subscription_id is not None
     until, in_grace = validity(
@@ -119,31 +130,38 @@ async def compute_snapshot(session: AsyncSession, workspace_id: uuid.UUID) -> Sn
     )
 
 
-async def latest(session: AsyncSession, workspace_id: uuid.UUID) -> tuple[int, Snapshot]:
-    """The newest version and its content; (0, FREE) when the workspace has none."""
-    row = (await session.execute(_LATEST, {"w": workspace_id})).first()
-    if row is None:
-        return 0, FREE
-    return row.version, Snapshot(
-        plan=row.plan,
-        interval=row.interval,
-        status=row.status,
-        grants=dict(row.grants or {}),
-        gating_bundle=row.gating_bundle,
-        effective_until=row.effective_until,
-        in_grace=row.in_grace,
+async def _now_and_latest(
+    session: AsyncSession, workspace_id: uuid.UUID
+) -> tuple[Snapshot, int, Snapshot]:
+    """(the snapshot the rows say now, the newest version, its content) in one round trip."""
+    entitled = list(ENTITLED_STATUSES)
+    row = (
+        await session.execute(_NOW_AND_LATEST, {"w": workspace_id, "entitled": entitled})
+    ).one()
+    current = _snapshot(row, dict(row.grants or {}))
+    if row.version is None:
+        return current, 0, FREE
+    return current, row.version, Snapshot(
+        plan=row.v_plan,
+        interval=row.v_interval,
+        status=row.v_status,
+        grants=dict(row.v_grants or {}),
+        gating_bundle=row.v_gating_bundle,
+        effective_until=row.v_effective_until,
+        in_grace=row.v_in_grace,
     )
 
 
 async def write_snapshot(session: AsyncSession, workspace_id: uuid.UUID, cause: str) -> int | None:
     """Write the next version when the content changed; its number, or None. The caller
     holds the workspace's billing lock."""
-    current = await compute_snapshot(session, workspace_id)
-    version, previous = await latest(session, workspace_id)
+    current, version, previous = await _now_and_latest(session, workspace_id)
     if current == previous:
         return None
     new = version + 1
-    await session.execute(
+    # Nothing reads them back in this transaction: they go out with the commit.
+    await defer(
+        session,
         _INSERT,
         {
             "w": workspace_id,
@@ -159,11 +177,11 @@ async def write_snapshot(session: AsyncSession, workspace_id: uuid.UUID, cause: 
             "cause": cause,
         },
     )
-    await session.execute(
-        _OUTBOX, {"id": notice_id(workspace_id, new), "w": workspace_id, "version": new}
+    await defer(
+        session, _OUTBOX, {"id": notice_id(workspace_id, new), "w": workspace_id, "version": new}
     )
     payload = json.dumps({"workspace_id": str(workspace_id), "version": new})
-    await session.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
+    await defer(session, _NOTIFY, {"channel": CHANNEL, "payload": payload})
     return new
 
 

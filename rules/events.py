@@ -32,7 +32,7 @@ from rules.checkout_outcome import (
     record_session,
 )
 from rules.errors import NotOurs, workspace_not_resolved
-from rules.locks import lock_workspace
+from rules.locks import lock_workspace, lock_workspace_of_subscription
 from rules.plans import resolve_plan
 from rules.settlement import SettlementPolicy, apply_settled
 from rules.subscription_state import (
@@ -86,6 +86,11 @@ class EventContext:
 
 
 async def _locked_subscription_workspace(ctx: EventContext, subscription_id: str) -> uuid.UUID:
+    known = await lock_workspace_of_subscription(ctx.session, subscription_id)
+    if known is not None:  # the usual case: our row names the workspace
+        if not known[1]:
+            raise workspace_not_resolved(f"subscription {subscription_id}")
+        return known[0]
     workspace_id = await resolve_subscription_workspace(
         ctx.session, ctx.gateway, subscription_id, customer_id=ctx.hints.customer_id
     )

@@ -18,21 +18,42 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('billing-workspace:' || :w, 0))")
-_EXISTS = text("SELECT 1 FROM workspaces WHERE id = :w")
+from core.db import BEFORE_COMMIT, defer
+
+# One round trip: the lock first (a volatile subquery is never folded away), then whether
+# the workspace is still there.
+_LOCK = text(
+    "SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = :id) AS present FROM "
+    "(SELECT pg_advisory_xact_lock(hashtextextended('billing-workspace:' || :w, 0))) AS locked"
+)
+# The workspace a subscription row names, locked, in one round trip (the lock key is the one
+# `lock_workspace` takes: `uuid::text` spells a UUID as Python's `str` does).
+_LOCK_OF_SUBSCRIPTION = text(
+    "SELECT s.workspace_id, EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id) "
+    "AS present FROM (SELECT workspace_id FROM subscriptions WHERE stripe_subscription_id = :s "
+    "LIMIT 1) AS s CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(hashtextextended("
+    "'billing-workspace:' || s.workspace_id::text, 0))) AS locked"
+)
 _SET_PLAN = text(
     "UPDATE workspaces SET plan = :plan WHERE id = :w AND plan IS DISTINCT FROM :plan"
 )
-# `core.db.transaction` awaits these right before it commits.
-BEFORE_COMMIT = "before_commit"
 _PLANS = "workspace_plans"
 
 
 async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
     """Take the workspace's billing lock until the transaction ends; False if the workspace
     does not exist (it may have been deleted by the main application)."""
-    await session.execute(_LOCK, {"w": str(workspace_id)})
-    return (await session.execute(_EXISTS, {"w": workspace_id})).first() is not None
+    found = await session.execute(_LOCK, {"w": str(workspace_id), "id": workspace_id})
+    return bool(found.scalar_one())
+
+
+async def lock_workspace_of_subscription(
+    session: AsyncSession, stripe_subscription_id: str
+) -> tuple[uuid.UUID, bool] | None:
+    """`lock_workspace` for the workspace our subscription row ties to this Stripe id:
+    (workspace, still there), or None when we hold no such row."""
+    row = (await session.execute(_LOCK_OF_SUBSCRIPTION, {"s": stripe_subscription_id})).first()
+    return None if row is None else (row.workspace_id, bool(row.present))
 
 
 def set_workspace_plan(session: AsyncSession, workspace_id: uuid.UUID, plan: str) -> None:
@@ -50,4 +71,4 @@ def set_workspace_plan(session: AsyncSession, workspace_id: uuid.UUID, plan: str
 async def _write_plans(session: AsyncSession) -> None:
     plans: dict[uuid.UUID, str] = session.info.pop(_PLANS, {})
     for workspace_id, plan in sorted(plans.items()):  # one order: no deadlock between writers
-        await session.execute(_SET_PLAN, {"w": workspace_id, "plan": plan})
+        await defer(session, _SET_PLAN, {"w": workspace_id, "plan": plan})

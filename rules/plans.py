@@ -12,6 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from rules.errors import plan_not_resolved
 
 STRIPE_INTERVALS = {"month": "monthly", "year": "yearly"}
+_VARIANT = text("SELECT plan_slug, interval, grants FROM plan_variants WHERE stripe_price_id = :p")
+# `session.info` key: the prices this transaction already looked up.
+_SEEN = "plan_variants_seen"
 
 
 @dataclass(frozen=True)
@@ -39,17 +42,18 @@ def _metadata_grants(metadata: dict[str, Any]) -> dict[str, Any]:
 
 async def resolve_plan(session: AsyncSession, price: dict[str, Any]) -> PlanRef:
     """The plan behind a Stripe price: `plan_variants` (catalog sync) first, then the price's
-    own metadata (`plan_slug` or `billing_plan_code`; interval from `recurring.interval`)."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT plan_slug, interval, grants FROM plan_variants WHERE stripe_price_id = :p"
-            ),
-            {"p": price.get("id")},
+    own metadata (`plan_slug` or `billing_plan_code`; interval from `recurring.interval`).
+    A price is looked up once per transaction: the settlement and the apply ask alike."""
+    seen: dict[Any, PlanRef | None] = session.info.setdefault(_SEEN, {})
+    price_id = price.get("id")
+    if price_id not in seen:
+        row = (await session.execute(_VARIANT, {"p": price_id})).first()
+        seen[price_id] = (
+            None if row is None else PlanRef(row.plan_slug, row.interval, dict(row.grants or {}))
         )
-    ).first()
-    if row is not None:
-        return PlanRef(row.plan_slug, row.interval, dict(row.grants or {}))
+    known = seen[price_id]
+    if known is not None:
+        return known
     metadata = price.get("metadata") or {}
     slug = metadata.get("plan_slug") or metadata.get("billing_plan_code")
     if not slug:

@@ -53,6 +53,49 @@ STATUS_MAP: dict[str, tuple[str, bool]] = {
 GRACE_EXPIRED_STATUS = "unpaid"
 # Bound as a parameter wherever SQL filters for entitled rows.
 ENTITLED = list(ENTITLED_STATUSES)
+# Items upserted by (subscription, price) and vanished ones removed, in one statement: the
+# DELETE sees the rows as they were before it, so it never touches a row just upserted.
+_SYNC_ITEMS = text(
+    """
+    WITH incoming AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+            AS r(item text, price text, qty int, start timestamptz, "end" timestamptz)
+    ), upserted AS (
+        INSERT INTO subscription_items (subscription_id, stripe_subscription_item_id,
+            stripe_price_id, quantity, current_period_start, current_period_end)
+        SELECT CAST(:sub AS uuid), item, price, qty, start, "end" FROM incoming
+        ON CONFLICT (subscription_id, stripe_price_id) DO UPDATE SET
+            stripe_subscription_item_id = EXCLUDED.stripe_subscription_item_id,
+            quantity = EXCLUDED.quantity,
+            current_period_start = EXCLUDED.current_period_start,
+            current_period_end = EXCLUDED.current_period_end, updated_at = now()
+        RETURNING 1
+    )
+    DELETE FROM subscription_items
+    WHERE subscription_id = CAST(:sub AS uuid)
+      AND stripe_price_id NOT IN (SELECT price FROM incoming)
+    """
+)
+# The workspace's grants become exactly `:grants` (code → value), in one statement.
+_REPLACE_GRANTS = text(
+    """
+    WITH incoming AS (
+        SELECT key AS code, value FROM jsonb_each(CAST(:grants AS jsonb))
+    ), upserted AS (
+        INSERT INTO workspace_grants (workspace_id, grant_program_code, value,
+            source_subscription_id)
+        SELECT CAST(:w AS uuid), code, value, CAST(:source AS uuid) FROM incoming
+        ON CONFLICT (workspace_id, grant_program_code) DO UPDATE SET
+            value = EXCLUDED.value, source_subscription_id = EXCLUDED.source_subscription_id
+        WHERE workspace_grants.value IS DISTINCT FROM EXCLUDED.value
+           OR workspace_grants.source_subscription_id
+              IS DISTINCT FROM EXCLUDED.source_subscription_id
+        RETURNING 1
+    )
+    DELETE FROM workspace_grants
+    WHERE workspace_id = CAST(:w AS uuid) AND grant_program_code NOT IN (SELECT code FROM incoming)
+    """
+)
 assert set(ENTITLED_STATUSES) == {s for s, (_, ok) in STATUS_MAP.items() if ok}
 
 
@@ -62,6 +105,11 @@ def map_status(stripe_status: str) -> tuple[str, bool]:
         return STATUS_MAP[stripe_status]
     except KeyError:
         raise unknown_subscription_status(stripe_status) from None
+
+
+def _iso(value: Any) -> str | None:
+    stamp = _ts(value)
+    return stamp.isoformat() if stamp is not None else None
 
 
 def _ts(value: Any) -> datetime | None:
@@ -221,37 +269,18 @@ async def _sync_items(
     """Seed 001: items upserted by (subscription_id, stripe_price_id); vanished ones removed."""
     rows = [
         {
-            "sub": row_id,
             "item": item.get("id"),
             "price": stripe_price(item).get("id"),
             "qty": int(item.get("quantity") or 1),
-            "start": _ts(item.get("current_period_start")),
-            "end": _ts(item.get("current_period_end")),
+            "start": _iso(item.get("current_period_start")),
+            "end": _iso(item.get("current_period_end")),
         }
         for item in items
         if stripe_price(item).get("id")
     ]
-    if rows:
-        await session.execute(
-            text(
-                "INSERT INTO subscription_items (subscription_id, stripe_subscription_item_id, "
-                "stripe_price_id, quantity, current_period_start, current_period_end) "
-                "VALUES (:sub, :item, :price, :qty, :start, :end) "
-                "ON CONFLICT (subscription_id, stripe_price_id) DO UPDATE SET "
-                "stripe_subscription_item_id = EXCLUDED.stripe_subscription_item_id, "
-                "quantity = EXCLUDED.quantity, "
-                "current_period_start = EXCLUDED.current_period_start, "
-                "current_period_end = EXCLUDED.current_period_end, updated_at = now()"
-            ),
-            rows,
-        )
-    await session.execute(
-        text(
-            "DELETE FROM subscription_items WHERE subscription_id = :sub "
-            "AND NOT (stripe_price_id = ANY(CAST(:prices AS text[])))"
-        ),
-        {"sub": row_id, "prices": [r["price"] for r in rows]},
-    )
+    # One row per price, the last item winning, as Stripe allows one item per price.
+    by_price = {row["price"]: row for row in rows}
+    await session.execute(_SYNC_ITEMS, {"sub": row_id, "rows": json.dumps(list(by_price.values()))})
 
 
 async def ensure_free_subscription(session: AsyncSession, workspace_id: uuid.UUID) -> None:
@@ -332,28 +361,8 @@ async def _replace_grants(
     source: uuid.UUID | None,
 ) -> None:
     await session.execute(
-        text(
-            "DELETE FROM workspace_grants WHERE workspace_id = :w "
-            "AND NOT (grant_program_code = ANY(CAST(:codes AS text[])))"
-        ),
-        {"w": workspace_id, "codes": list(grants)},
+        _REPLACE_GRANTS, {"w": workspace_id, "grants": json.dumps(grants), "source": source}
     )
-    if grants:
-        await session.execute(
-            text(
-                "INSERT INTO workspace_grants (workspace_id, grant_program_code, value, "
-                "source_subscription_id) VALUES (:w, :code, CAST(:value AS jsonb), :source) "
-                "ON CONFLICT (workspace_id, grant_program_code) DO UPDATE SET "
-                "value = EXCLUDED.value, source_subscription_id = EXCLUDED.source_subscription_id "
-                "WHERE workspace_grants.value IS DISTINCT FROM EXCLUDED.value "
-                "OR workspace_grants.source_subscription_id "
-                "IS DISTINCT FROM EXCLUDED.source_subscription_id"
-            ),
-            [
-                {"w": workspace_id, "code": code, "value": json.dumps(value), "source": source}
-                for code, value in grants.items()
-            ],
-        )
 
 
 def invoice_is_failing(invoice: dict[str, Any] | None) -> bool:

@@ -1,8 +1,9 @@
 """`StripeEventWorkflow`: one Stripe event, claimed, applied from fresh Stripe state, recorded.
 
-Lean by design (seed 002 §6–§7 on Temporal): three short local activities run inside the
-first workflow task, so an event usually costs one workflow task. The ledger row, not
-Temporal's retention, is the dedupe of record: `claim` skips an event already completed.
+Lean by design (seed 002 §6–§7 on Temporal): one local activity claims the row and applies
+the event inside the first workflow task, so an event usually costs one workflow task. The
+ledger row, not Temporal's retention, is the dedupe of record: the claim skips an event
+already completed.
 Retryable failures (Stripe 5xx/429/network, DB errors) back off; a final failure marks the
 row `failed` with its error and fails the workflow, which a later start may re-run.
 """
@@ -43,6 +44,9 @@ RETRY = RetryPolicy(
 DB_TIMEOUT = timedelta(seconds=15)
 # A Stripe read or two plus one transaction; generous for a slow Stripe.
 APPLY_TIMEOUT = timedelta(seconds=60)
+# Runs started since this patch claim and apply in one local activity (one claim round trip,
+# one activity's overhead); older histories replay the two-activity path.
+ONE_ACTIVITY_PATCH = "stripe-event-one-activity"
 
 
 # Unsandboxed: the sandbox costs a fresh module namespace per run, a large share of a
@@ -51,6 +55,34 @@ APPLY_TIMEOUT = timedelta(seconds=60)
 class StripeEventWorkflow:
     @workflow.run
     async def run(self, data: StripeEventInput) -> StripeEventResult:
+        if not workflow.patched(ONE_ACTIVITY_PATCH):
+            return await self._claim_then_apply(data)
+        try:
+            done = await workflow.execute_local_activity_method(
+                StripeEventActivities.process_event,
+                data,
+                start_to_close_timeout=APPLY_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        except FailureError as err:  # local activities fail with the cause itself
+            await self._give_up(data, err)
+        if not done.proceed:
+            return StripeEventResult(event_id=data.event_id, outcome="skipped")
+        applied = done.applied
+        self._upsert(
+            applied.stripe_customer_id or done.hints.customer_id,
+            applied.stripe_subscription_id or done.hints.subscription_id,
+            applied.workspace_id,
+        )
+        return StripeEventResult(
+            event_id=data.event_id,
+            outcome="completed",
+            workspace_id=applied.workspace_id,
+            plan=applied.plan,
+        )
+
+    async def _claim_then_apply(self, data: StripeEventInput) -> StripeEventResult:
+        """Runs started before ONE_ACTIVITY_PATCH: claim and apply as two local activities."""
         try:
             claim = await workflow.execute_local_activity_method(
                 StripeEventActivities.claim_event,
