@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg.rows import namedtuple_row
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
@@ -99,6 +100,22 @@ async def defer(session: AsyncSession, statement: TextClause, params: dict[str, 
         await session.execute(statement, params)
     else:
         deferred.append((statement, params))
+
+
+async def fetch_pipelined(
+    session: AsyncSession, statement: TextClause, params: dict[str, Any]
+) -> list[Any]:
+    """Run `statement` and return its rows (named tuples) in one round trip even when it
+    opens the transaction: psycopg sends the BEGIN in the same pipeline instead of waiting
+    for its answer first."""
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(raw, psycopg.AsyncConnection)
+    compiled = statement.compile(dialect=connection.dialect)
+    async with raw.cursor(row_factory=namedtuple_row) as cursor:
+        async with raw.pipeline():
+            await cursor.execute(str(compiled), compiled.construct_params(params))
+        return await cursor.fetchall()
 
 
 async def _commit_pipelined(

@@ -32,7 +32,7 @@ from rules.checkout_outcome import (
     record_session,
 )
 from rules.errors import NotOurs, workspace_not_resolved
-from rules.locks import lock_workspace, lock_workspace_of_subscription
+from rules.locks import lock_workspace, lock_workspace_found_by
 from rules.plans import resolve_plan
 from rules.settlement import SettlementPolicy, apply_settled
 from rules.subscription_state import (
@@ -41,6 +41,8 @@ from rules.subscription_state import (
     set_grace_from_invoice,
 )
 from rules.workspaces import (
+    CHECKOUT_OWNER,
+    SUBSCRIPTION_OWNER,
     link_customer,
     resolve_subscription_workspace,
     workspace_from_rows,
@@ -86,14 +88,19 @@ class EventContext:
 
 
 async def _locked_subscription_workspace(ctx: EventContext, subscription_id: str) -> uuid.UUID:
-    known = await lock_workspace_of_subscription(ctx.session, subscription_id)
-    if known is not None:  # the usual case: our row names the workspace
-        if not known[1]:
-            raise workspace_not_resolved(f"subscription {subscription_id}")
-        return known[0]
-    workspace_id = await resolve_subscription_workspace(
-        ctx.session, ctx.gateway, subscription_id, customer_id=ctx.hints.customer_id
+    """The subscription's workspace, locked: found in our rows and locked in one round trip;
+    Stripe is asked for the customer only when the event named none and our rows know
+    nothing of the subscription."""
+    found = await lock_workspace_found_by(
+        ctx.session, SUBSCRIPTION_OWNER, {"s": subscription_id, "c": ctx.hints.customer_id}
     )
+    if found is not None:
+        if not found[1]:
+            raise workspace_not_resolved(f"subscription {subscription_id}")
+        return found[0]
+    if ctx.hints.customer_id is not None:
+        raise NotOurs(f"subscription {subscription_id}")
+    workspace_id = await resolve_subscription_workspace(ctx.session, ctx.gateway, subscription_id)
     if workspace_id is None:
         raise NotOurs(f"subscription {subscription_id}")
     if not await lock_workspace(ctx.session, workspace_id):
@@ -155,15 +162,18 @@ async def handle_checkout_session(ctx: EventContext) -> AppliedState:
     session_id = ctx.hints.object_id
     if not session_id:
         return AppliedState(note="event names no checkout session")
-    workspace_id = await workspace_from_rows(ctx.session, checkout_session_id=session_id)
-    if workspace_id is None:
+    found = await lock_workspace_found_by(ctx.session, CHECKOUT_OWNER, {"id": session_id})
+    if found is not None:  # a session we created: found and locked in one round trip
+        workspace_id, present = found
+    else:
         made_elsewhere = await ctx.gateway.retrieve_checkout_session(session_id)
-        workspace_id = await workspace_from_rows(
+        mapped = await workspace_from_rows(
             ctx.session, customer_id=_id(made_elsewhere.get("customer"))
         )
-        if workspace_id is None:
+        if mapped is None:
             raise NotOurs(f"checkout session {session_id}")
-    if not await lock_workspace(ctx.session, workspace_id):
+        workspace_id, present = mapped, await lock_workspace(ctx.session, mapped)
+    if not present:
         raise workspace_not_resolved(f"checkout session {session_id}")
     checkout = await ctx.gateway.retrieve_checkout_session(session_id)
     customer_id = _id(checkout.get("customer"))

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import BEFORE_COMMIT, defer
+from core.db import BEFORE_COMMIT, defer, fetch_pipelined
 
 # One round trip: the lock first (a volatile subquery is never folded away), then whether
 # the workspace is still there.
@@ -26,14 +28,14 @@ _LOCK = text(
     "SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = :id) AS present FROM "
     "(SELECT pg_advisory_xact_lock(hashtextextended('billing-workspace:' || :w, 0))) AS locked"
 )
-# The workspace a subscription row names, locked, in one round trip (the lock key is the one
+# The workspace a query of our rows finds, locked in the same statement (the key is the one
 # `lock_workspace` takes: `uuid::text` spells a UUID as Python's `str` does).
-_LOCK_OF_SUBSCRIPTION = text(
-    "SELECT s.workspace_id, EXISTS (SELECT 1 FROM workspaces w WHERE w.id = s.workspace_id) "
-    "AS present FROM (SELECT workspace_id FROM subscriptions WHERE stripe_subscription_id = :s "
-    "LIMIT 1) AS s CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(hashtextextended("
-    "'billing-workspace:' || s.workspace_id::text, 0))) AS locked"
+_LOCK_FOUND = (
+    "SELECT o.workspace_id, EXISTS (SELECT 1 FROM workspaces w WHERE w.id = o.workspace_id) "
+    "AS present FROM ({query}) AS o CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock("
+    "hashtextextended('billing-workspace:' || o.workspace_id::text, 0))) AS locked"
 )
+_LOCK_FOUND_BY: dict[str, TextClause] = {}
 _SET_PLAN = text(
     "UPDATE workspaces SET plan = :plan WHERE id = :w AND plan IS DISTINCT FROM :plan"
 )
@@ -42,18 +44,22 @@ _PLANS = "workspace_plans"
 
 async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
     """Take the workspace's billing lock until the transaction ends; False if the workspace
-    does not exist (it may have been deleted by the main application)."""
-    found = await session.execute(_LOCK, {"w": str(workspace_id), "id": workspace_id})
-    return bool(found.scalar_one())
+    does not exist (it may have been deleted by the main application). One round trip, the
+    transaction's BEGIN included."""
+    [row] = await fetch_pipelined(session, _LOCK, {"w": str(workspace_id), "id": workspace_id})
+    return bool(row.present)
 
 
-async def lock_workspace_of_subscription(
-    session: AsyncSession, stripe_subscription_id: str
+async def lock_workspace_found_by(
+    session: AsyncSession, query: str, params: dict[str, Any]
 ) -> tuple[uuid.UUID, bool] | None:
-    """`lock_workspace` for the workspace our subscription row ties to this Stripe id:
-    (workspace, still there), or None when we hold no such row."""
-    row = (await session.execute(_LOCK_OF_SUBSCRIPTION, {"s": stripe_subscription_id})).first()
-    return None if row is None else (row.workspace_id, bool(row.present))
+    """`lock_workspace` for the workspace `query` (one `workspace_id` row at most) finds in
+    our rows, in the same round trip: (workspace, still there), or None when it finds none."""
+    statement = _LOCK_FOUND_BY.get(query)
+    if statement is None:
+        statement = _LOCK_FOUND_BY[query] = text(_LOCK_FOUND.format(query=query))
+    rows = await fetch_pipelined(session, statement, params)
+    return (rows[0].workspace_id, bool(rows[0].present)) if rows else None
 
 
 def set_workspace_plan(session: AsyncSession, workspace_id: uuid.UUID, plan: str) -> None:

@@ -76,24 +76,42 @@ _SYNC_ITEMS = text(
       AND stripe_price_id NOT IN (SELECT price FROM incoming)
     """
 )
-# The workspace's grants become exactly `:grants` (code → value), in one statement.
-_REPLACE_GRANTS = text(
+# The workspace's grants follow its entitled row, in one statement that answers the plan:
+# the grants of the row's price (`:known_grants` for `:known_price`, just resolved from the
+# price's metadata; else `plan_variants.grants`), none for a free or missing entitled row.
+_REFRESH_GRANTS = text(
     """
-    WITH incoming AS (
-        SELECT key AS code, value FROM jsonb_each(CAST(:grants AS jsonb))
+    WITH entitled AS (
+        SELECT id, plan_slug, stripe_price_id FROM subscriptions
+        WHERE workspace_id = CAST(:w AS uuid) AND status = ANY(:entitled) LIMIT 1
+    ), wanted AS (
+        SELECT e.id AS source, CASE
+            WHEN e.stripe_price_id IS NULL THEN '{}'::jsonb
+            WHEN e.stripe_price_id = CAST(:known_price AS text)
+                THEN CAST(:known_grants AS jsonb)
+            ELSE COALESCE((SELECT grants FROM plan_variants
+                           WHERE stripe_price_id = e.stripe_price_id), '{}'::jsonb)
+        END AS grants
+        FROM entitled e
+    ), incoming AS (
+        SELECT g.key AS code, g.value, w.source FROM wanted w, jsonb_each(w.grants) AS g
     ), upserted AS (
         INSERT INTO workspace_grants (workspace_id, grant_program_code, value,
             source_subscription_id)
-        SELECT CAST(:w AS uuid), code, value, CAST(:source AS uuid) FROM incoming
+        SELECT CAST(:w AS uuid), code, value, source FROM incoming
         ON CONFLICT (workspace_id, grant_program_code) DO UPDATE SET
             value = EXCLUDED.value, source_subscription_id = EXCLUDED.source_subscription_id
         WHERE workspace_grants.value IS DISTINCT FROM EXCLUDED.value
            OR workspace_grants.source_subscription_id
               IS DISTINCT FROM EXCLUDED.source_subscription_id
         RETURNING 1
+    ), removed AS (
+        DELETE FROM workspace_grants
+        WHERE workspace_id = CAST(:w AS uuid)
+          AND grant_program_code NOT IN (SELECT code FROM incoming)
+        RETURNING 1
     )
-    DELETE FROM workspace_grants
-    WHERE workspace_id = CAST(:w AS uuid) AND grant_program_code NOT IN (SELECT code FROM incoming)
+    SELECT (SELECT plan_slug FROM entitled) AS plan
     """
 )
 assert set(ENTITLED_STATUSES) == {s for s, (_, ok) in STATUS_MAP.items() if ok}
@@ -325,44 +343,18 @@ async def refresh_entitlements(
     nothing, so ended subscriptions' grants are revoked here. The workspace's entitlements
     snapshot follows at commit (`rules.entitlements`), attributed to `cause`.
     """
-    entitled = (
-        await session.execute(
-            text(
-                "SELECT id, plan_slug, stripe_price_id FROM subscriptions "
-                "WHERE workspace_id = :w AND status = ANY(:entitled) LIMIT 1"
-            ),
-            {"w": workspace_id, "entitled": ENTITLED},
-        )
-    ).first()
-    plan = entitled.plan_slug if entitled is not None else Plan.FREE
-    grants: dict[str, Any] = {}
-    source = None
-    if entitled is not None and entitled.stripe_price_id is not None:
-        source = entitled.id
-        known = (known_plans or {}).get(entitled.stripe_price_id)
-        if known is not None:
-            grants = known.grants
-        else:
-            row = await session.execute(
-                text("SELECT grants FROM plan_variants WHERE stripe_price_id = :p"),
-                {"p": entitled.stripe_price_id},
-            )
-            grants = dict(row.scalar_one_or_none() or {})
+    known_price, known = next(iter((known_plans or {}).items()), (None, None))
+    params = {
+        "w": workspace_id,
+        "entitled": ENTITLED,
+        "known_price": known_price if known is not None else None,
+        "known_grants": json.dumps(known.grants) if known is not None else None,
+    }
+    found = (await session.execute(_REFRESH_GRANTS, params)).scalar()
+    plan = found if found is not None else Plan.FREE
     set_workspace_plan(session, workspace_id, plan)
-    await _replace_grants(session, workspace_id, grants, source)
     mark_changed(session, workspace_id, cause)
     return plan
-
-
-async def _replace_grants(
-    session: AsyncSession,
-    workspace_id: uuid.UUID,
-    grants: dict[str, Any],
-    source: uuid.UUID | None,
-) -> None:
-    await session.execute(
-        _REPLACE_GRANTS, {"w": workspace_id, "grants": json.dumps(grants), "source": source}
-    )
 
 
 def invoice_is_failing(invoice: dict[str, Any] | None) -> bool:

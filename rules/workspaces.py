@@ -16,6 +16,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.stripe_gateway import StripeGateway
 
+# The workspace our rows tie to a subscription (`:s`) and its customer (`:c`), best first,
+# as `workspace_from_rows` orders them: the subscription's row, the customer's mapping, the
+# newest checkout session that created the subscription.
+SUBSCRIPTION_OWNER = (
+    "SELECT workspace_id FROM ("
+    "SELECT workspace_id, 1 AS rank FROM subscriptions WHERE stripe_subscription_id = :s "
+    "UNION ALL SELECT workspace_id, 2 FROM workspace_billing_customers "
+    "WHERE stripe_customer_id = :c "
+    "UNION ALL (SELECT workspace_id, 3 FROM checkout_sessions WHERE stripe_subscription_id = :s "
+    "ORDER BY created_at DESC LIMIT 1)) AS owners ORDER BY rank LIMIT 1"
+)
+
+# The workspace of a checkout session we created (`:id`).
+CHECKOUT_OWNER = "SELECT workspace_id FROM checkout_sessions WHERE id = :id"
+
 
 def parse_uuid(value: Any) -> uuid.UUID | None:
     if not isinstance(value, str):
