@@ -11,7 +11,7 @@ then processed by one worker, the other by two, each rate timed from the moment 
 polls (start-up left out). Limits measured in the same run: the bare
 `start_workflow` rate at the same concurrency, and the bare rate of a workflow with the event
 workflow's two local activities, served by as many worker processes as the service had.
-Run: `.venv/bin/python -m bench.webhook_bench` (about 3 minutes).
+Run: `.venv/bin/python -m bench.webhook_bench [--steady-rate 15]` (about 6 minutes).
 """
 
 from __future__ import annotations
