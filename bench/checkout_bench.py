@@ -38,6 +38,7 @@ from bench.support import (
     settings_env,
     temporal_dev_server,
 )
+from bench.table import Row, ratio, timed
 from core.config import Settings
 from core.db import create_db_engine, session_factory
 from core.stripe_client import create_stripe_client
@@ -175,6 +176,7 @@ async def run(requests: int, concurrency: int) -> dict[str, Any]:
     seq, conc = checkouts["new_key_sequential"], checkouts["new_key_concurrent"]
     return {
         "server": "temporal dev server (in memory), API and emulator processes, 2 cores",
+        "concurrency": concurrency,
         "checkout": checkouts,
         "bare_workflow_4_local_activities": bare,
         "ratios": {
@@ -185,6 +187,25 @@ async def run(requests: int, concurrency: int) -> dict[str, Any]:
             "new_key_rate_vs_bare_rate": round(conc["per_s"] / bare["concurrent"]["per_s"], 2),
         },
     }
+
+
+def rows(result: dict[str, Any]) -> list[Row]:
+    """The checkout rows of the `billing bench` table: each next to the bare workflow run the
+    same way (p50 ratio in sequence, rate ratio under concurrency)."""
+    checkouts, bare = result["checkout"], result["bare_workflow_4_local_activities"]
+    concurrency = result["concurrency"]
+    table = []
+    for key, label in (("new_key", "new key"), ("cached", "cached replay")):
+        for mode, how in (("sequential", "sequential"),
+                          ("concurrent", f"{concurrency} concurrent")):
+            ours, floor = checkouts[f"{key}_{mode}"], bare[mode]
+            table.append(Row(
+                f"checkout, {label}, {how}", timed(ours),
+                f"bare 4-local-activity workflow {timed(floor)}",
+                ratio(ours["p50_ms"], floor["p50_ms"], "p50") if mode == "sequential"
+                else ratio(ours["per_s"], floor["per_s"], "rate"),
+            ))
+    return table
 
 
 def main() -> None:

@@ -1,45 +1,33 @@
-"""Throughput of the Stripe emulator for retrieve and create calls through the real SDK."""
+"""Throughput of the Stripe emulator for retrieve and create calls through the real SDK, and
+its own capacity through a bare keep-alive HTTP client.
+
+The emulator runs as its own process, like in the service's benchmarks: the server gets its
+own core. Run: `.venv/bin/python -m bench.emulator_bench [--requests 4000]`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
-import os
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import stripe
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.support import server_process
+from bench.table import Row, number, ratio
+
 log = logging.getLogger("emulator_bench")
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_up(url: str) -> None:
-    async with httpx.AsyncClient() as h:
-        for _ in range(300):
-            try:
-                await h.get(url + "/_emulator/health")
-                return
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-    raise RuntimeError("emulator did not start")
-
-
-async def run(
+async def measure(
     name: str, total: int, concurrency: int, call: Callable[[int], Awaitable[object]]
 ) -> dict[str, float]:
     latencies: list[float] = []
@@ -56,9 +44,10 @@ async def run(
     elapsed = time.perf_counter() - started
     latencies.sort()
     result = {
-        "rps": total / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "n": total,
+        "rps": round(total / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 2),
     }
     log.info(
         "%-9s c=%-3d n=%-6d %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms",
@@ -111,30 +100,34 @@ class WireClient:
             writer.close()
 
 
-async def bench_wire_level(host: str, port: int, total: int, concurrency: int) -> None:
-    import json
-
+async def bench_wire_level(
+    host: str, port: int, total: int, concurrency: int
+) -> dict[str, dict[str, float]]:
     wire = WireClient(host, port, concurrency)
     await wire.open()
     created = json.loads(await wire.request("POST", "/v1/customers", "email=w%40example.com"))
     path = f"/v1/customers/{created['id']}"
-    await run("wire-get", total, concurrency, lambda i: wire.request("GET", path))
-    await run(
-        "wire-post",
-        total,
-        concurrency,
-        lambda i: wire.request("POST", "/v1/customers", f"email=w{i}%40example.com"),
-    )
-    await wire.close()
+    try:
+        return {
+            "get": await measure("wire-get", total, concurrency,
+                                 lambda i: wire.request("GET", path)),
+            "post": await measure(
+                "wire-post",
+                total,
+                concurrency,
+                lambda i: wire.request("POST", "/v1/customers", f"email=w{i}%40example.com"),
+            ),
+        }
+    finally:
+        await wire.close()
 
 
-async def bench_wire(url: str, total: int, levels: list[int]) -> None:
+async def bench_wire(url: str, total: int, levels: list[int]) -> dict[str, Any]:
     host, port = url.removeprefix("http://").split(":")
-    for concurrency in levels:
-        await bench_wire_level(host, int(port), total, concurrency)
+    return {str(c): await bench_wire_level(host, int(port), total, c) for c in levels}
 
 
-async def bench(url: str, total: int, levels: list[int]) -> None:
+async def bench(url: str, total: int, levels: list[int]) -> dict[str, Any]:
     client = stripe.StripeClient(
         "sk_test_bench",
         base_addresses={"api": url},
@@ -143,28 +136,78 @@ async def bench(url: str, total: int, levels: list[int]) -> None:
     )
     customer = await client.v1.customers.create_async(params={"email": "bench@example.com"})
     # Warm up connections and code paths before measuring.
-    await run("warmup", 200, 16, lambda i: client.v1.customers.retrieve_async(customer.id))
+    await measure("warmup", 200, 16, lambda i: client.v1.customers.retrieve_async(customer.id))
+    found: dict[str, Any] = {}
     for concurrency in levels:
-        await run(
-            "retrieve",
-            total,
-            concurrency,
-            lambda i: client.v1.customers.retrieve_async(customer.id),
-        )
-        await run(
-            "create",
-            total,
-            concurrency,
-            lambda i: client.v1.customers.create_async(
-                params={"email": f"b{i}@example.com", "metadata": {"i": str(i)}}
+        found[str(concurrency)] = {
+            "retrieve": await measure(
+                "retrieve",
+                total,
+                concurrency,
+                lambda i: client.v1.customers.retrieve_async(customer.id),
             ),
-        )
-        await run(
-            "list",
-            total // 2,
-            concurrency,
-            lambda i: client.v1.customers.list_async(params={"limit": 10}),
-        )
+            "create": await measure(
+                "create",
+                total,
+                concurrency,
+                lambda i: client.v1.customers.create_async(
+                    params={"email": f"b{i}@example.com", "metadata": {"i": str(i)}}
+                ),
+            ),
+            "list": await measure(
+                "list",
+                total // 2,
+                concurrency,
+                lambda i: client.v1.customers.list_async(params={"limit": 10}),
+            ),
+        }
+    return found
+
+
+@asynccontextmanager
+async def emulator(url: str | None) -> AsyncIterator[str]:
+    """The emulator at `url`, or one of its own started for the run."""
+    if url is not None:
+        async with httpx.AsyncClient() as http:
+            (await http.get(url + "/_emulator/health")).raise_for_status()
+        yield url
+        return
+    args = [sys.executable, "-m", "stripe_emulator", "--port", "{port}"]
+    async with server_process(args, "/_emulator/health") as started:
+        yield started
+
+
+async def run(requests: int, levels: list[int], url: str | None = None) -> dict[str, Any]:
+    """`requests` SDK calls per scenario and twice as many bare ones, at each of `levels`."""
+    async with emulator(url) as base:
+        log.info("emulator at %s", base)
+        log.info("-- through the stripe SDK (HTTPXClient); the client side dominates here")
+        sdk = await bench(base, requests, levels)
+        log.info("-- bare keep-alive HTTP client: the emulator's own capacity")
+        wire = await bench_wire(base, requests * 2, levels)
+    return {"requests": requests, "levels": levels, "sdk": sdk, "bare_http": wire}
+
+
+def rows(result: dict[str, Any]) -> list[Row]:
+    """The emulator rows of the `billing bench` table: the SDK next to bare HTTP."""
+    table = []
+    for level in result["levels"]:
+        sdk, wire = result["sdk"][str(level)], result["bare_http"][str(level)]
+        for call, bare in (("retrieve", "get"), ("create", "post"), ("list", None)):
+            limit = wire[bare] if bare else None
+            table.append(Row(
+                f"emulator via SDK, {call}, {level} in flight", speed(sdk[call]),
+                f"bare HTTP {bare.upper()} {speed(limit)}" if bare and limit else "—",
+                ratio(sdk[call]["rps"], limit["rps"], "rate") if limit else "—",
+            ))
+        for call in ("get", "post"):
+            table.append(Row(f"emulator via bare HTTP, {call.upper()}, {level} in flight",
+                             speed(wire[call])))
+    return table
+
+
+def speed(figures: dict[str, float]) -> str:
+    return f"{number(figures['rps'])} req/s, p50 {number(figures['p50_ms'])} ms"
 
 
 def main() -> None:
@@ -176,27 +219,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
     levels = [int(c) for c in args.concurrency.split(",")]
-    proc = None
-    url = args.url
-    if url is None:
-        # A separate process, like in the service's benchmarks: the server gets its own core.
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stripe_emulator", "--port", str(port)], env=env
-        )
-    try:
-        asyncio.run(wait_up(url))
-        log.info("emulator at %s, %d cpu(s)", url, os.cpu_count() or 0)
-        log.info("-- through the stripe SDK (HTTPXClient); the client side dominates here")
-        asyncio.run(bench(url, args.requests, levels))
-        log.info("-- bare keep-alive HTTP client: the emulator's own capacity")
-        asyncio.run(bench_wire(url, args.requests * 2, levels))
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
+    result = asyncio.run(run(args.requests, levels, args.url))
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

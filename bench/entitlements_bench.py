@@ -42,9 +42,11 @@ from bench.support import (
     emulator_process,
     in_lanes,
     server_process,
+    serving,
     settings_env,
     temporal_dev_server,
 )
+from bench.table import Row, latency, ratio, timed
 from core.config import Settings
 from core.db import create_db_engine, session_factory, transaction
 from core.notice_drainer import wake_drainers
@@ -316,8 +318,7 @@ async def run(reads_total: int, rate: float, seconds: float, notices: bool) -> d
         if not notices:
             return {"reads": read_figures}
         worker_args = [sys.executable, str(ROOT / "worker.py")]
-        async with server_process(worker_args, None, env_vars):
-            await asyncio.sleep(3)  # the worker connects and polls
+        async with serving(env.client, settings.temporal_task_queue, worker_args, 1, env_vars):
             cold = workspaces[:1000]  # each changes once: a new drainer per notice
             hot = workspaces[1000:1020]  # each changes every second: drainers keep running
             lag = {
@@ -344,6 +345,31 @@ async def run(reads_total: int, rate: float, seconds: float, notices: bool) -> d
         },
         "targets": {"p99_ms_1_in_flight": 10, "per_s_16_in_flight": 1000},
     }
+
+
+def rows(result: dict[str, Any]) -> list[Row]:
+    """The entitlements rows of the `billing bench` table, each next to its floor."""
+    reads, table = result["reads"], []
+    for lanes in (1, 16):
+        floor = reads[f"bare_select_{lanes}_in_flight"]
+        for name, path in (("entitlements", "…/entitlements"), ("grant", "…/entitlements/{grant}")):
+            ours = reads[f"{name}_{lanes}_in_flight"]
+            table.append(Row(
+                f"entitlements `GET {path}`, {lanes} in flight",
+                f"{timed(ours)}; {ours['errors']} errors",
+                f"bare `SELECT` {timed(floor)}", ratio(ours["per_s"], floor["per_s"], "rate")))
+    lag = result.get("notice_lag")
+    if lag is not None:
+        bare = lag["bare_workflow_one_activity"]
+        drainers = (("new_drainer", "a new drainer"), ("running_drainer", "drainers running"))
+        for key, label in drainers:
+            ours = lag[key]
+            table.append(Row(
+                f"entitlements notice lag, {label}, {lag['rate_per_s']:g} changes/s",
+                f"{latency(ours)}; {ours['lost']} lost",
+                f"bare workflow + 1 activity {latency(bare)}",
+                ratio(ours["p50_ms"], bare["p50_ms"], "p50")))
+    return table
 
 
 def main() -> None:

@@ -21,12 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from bench.baseline_workflow import TwoActivityWorkflow, noop
-from bench.support import SECRET, bench_settings, database, temporal_dev_server
+from bench.support import SECRET, bench_settings, database, quiet_sdk_core, temporal_dev_server
+from bench.table import Row, number, ratio
 from core.constants import HANDLED_EVENT_TYPES
 from core.db import create_db_engine, session_factory
 from core.stripe_client import create_stripe_client
@@ -208,6 +208,22 @@ async def run(events: int, subscription_count: int, baseline: int) -> dict[str, 
     }
 
 
+def rows(result: dict[str, Any]) -> list[Row]:
+    """The replay rows of the `billing bench` table."""
+    events, bare = result["events_inserted"], result["bare_two_activity_workflows_per_s"]
+    return [
+        Row("replay backlog, listed + stored + started",
+            f"{number(result['store_and_start_events_per_s'])} events/s "
+            f"({events} events in {number(result['store_and_start_seconds'])} s)"),
+        Row("replay backlog, end to end",
+            f"{number(result['end_to_end_events_per_s'])} events/s "
+            f"({events} events in {number(result['end_to_end_seconds'])} s; "
+            f"{result['events_processed_more_than_once']} with attempts > 1)",
+            f"bare two-activity workflow {number(bare)}/s",
+            ratio(result["end_to_end_events_per_s"], bare, "rate")),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=5000)
@@ -218,17 +234,7 @@ def main() -> None:
     for noisy in ("temporalio", "stripe", "httpx", "billing", "activities"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    # The SDK core warns about every slow workflow task; a backlog is slow on purpose.
-    Runtime.set_default(
-        Runtime(
-            telemetry=TelemetryConfig(
-                logging=LoggingConfig(
-                    filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")
-                )
-            )
-        ),
-        error_if_already_set=False,
-    )
+    quiet_sdk_core()
     figures = asyncio.run(run(args.events, args.subscriptions, args.baseline))
     sys.stdout.write(json.dumps(figures, indent=2) + "\n")
 

@@ -10,11 +10,16 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
@@ -42,6 +47,21 @@ async def database() -> AsyncIterator[str]:
     """A fresh, migrated database on the local PostgreSQL (or an embedded one)."""
     with admin_database() as admin, fresh_database(admin, "billing_bench") as url:
         yield url
+
+
+def quiet_sdk_core() -> None:
+    """Errors only from the SDK core: it warns about every slow workflow task, and a backlog
+    or a saturated worker is slow on purpose. Call before the first client is made."""
+    Runtime.set_default(
+        Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")
+                )
+            )
+        ),
+        error_if_already_set=False,
+    )
 
 
 async def temporal_dev_server() -> WorkflowEnvironment:
@@ -123,6 +143,32 @@ async def server_process(
         child.terminate()
         child.wait(timeout=30)
         log.close()
+
+
+async def pollers(client: Client, queue: str) -> set[str]:
+    """The identities (pid@host) of the workers polling `queue` for workflow tasks lately."""
+    described = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+    return {poller.identity for poller in described.pollers}
+
+
+@asynccontextmanager
+async def serving(
+    client: Client, queue: str, args: list[str], count: int, env: dict[str, str]
+) -> AsyncIterator[None]:
+    """`count` worker processes of `args`, entered once every one of them polls `queue`:
+    a rate timed from there leaves out their start-up, however long each one's takes."""
+    before = await pollers(client, queue)  # a stopped worker stays listed for a while
+    async with AsyncExitStack() as stack:
+        for _ in range(count):
+            await stack.enter_async_context(server_process(args, None, env))
+        deadline = time.perf_counter() + 60
+        while len(await pollers(client, queue) - before) < count:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"{count} worker(s) did not poll {queue} within 60 s")
+            await asyncio.sleep(0.05)
+        yield
 
 
 @asynccontextmanager

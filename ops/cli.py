@@ -1,5 +1,5 @@
 """The `billing` command: the local stack, API, worker, migrations, schedules, traces, tokens,
-and the ledger's unfinished events, entitlement notices."""
+the ledger's unfinished events, entitlement notices, and the benchmarks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 from core.config import StartupError, get_settings
@@ -195,6 +196,56 @@ def _entitlements(args: argparse.Namespace) -> int:
     )
 
 
+def _bench(args: argparse.Namespace) -> int:
+    # bench/ sits beside ops/ in a source checkout; the service image leaves it out.
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "runner.py").is_file():
+        sys.stderr.write("billing: bench runs from a source checkout (bench/ is not installed)\n")
+        return 2
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    # The benchmarks' own child processes (bare workers, the bench API) import bench/ too.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
+    )
+    from bench.runner import run_all, selected
+
+    try:
+        benchmarks = selected(args.only)
+    except ValueError as exc:
+        sys.stderr.write(f"billing: {exc}\n")
+        return 2
+    json_path = Path(args.json).resolve() if args.json else None
+    return run_all(benchmarks, args.quick, args.steady_rate, json_path)
+
+
+def _add_bench(commands: Any) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="run every benchmark in turn (a source checkout only) and print one table",
+        description="Runs each benchmark of bench/ in turn, each on its own in-memory "
+        "Temporal dev server, fresh database and Stripe emulator, and prints one markdown "
+        "table: every measure next to the limit measured in the same run. Progress goes to "
+        "stderr, the table to stdout.",
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="small counts everywhere: a smoke in minutes"
+    )
+    bench.add_argument(
+        "--only",
+        metavar="NAME,...",
+        help="only these: webhook, checkout, replay, emulator, entitlements",
+    )
+    bench.add_argument("--json", metavar="PATH", help="also write every raw result here")
+    bench.add_argument(
+        "--steady-rate",
+        type=float,
+        default=15.0,
+        help="events/s offered for the webhook's event -> plan latency (default 15)",
+    )
+    bench.set_defaults(handler=_bench)
+
+
 def _add_events(commands: Any) -> None:
     events = commands.add_parser(
         "events", help="list the ledger's unfinished events; `events retry` re-runs them"
@@ -279,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resend.add_argument("notice_id", metavar="ID", help="ent_<workspace>_<version>")
     resend.set_defaults(handler=_entitlements)
+    _add_bench(commands)
     return parser
 
 
@@ -294,10 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def run() -> NoReturn:
+def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The `billing` command: exits without interpreter finalization, which can race the
     Temporal client's native threads and abort a finished command (SIGABRT at exit)."""
-    code = main()
+    code = main(argv)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
