@@ -40,7 +40,9 @@ from bench.support import (
     emulator_process,
     temporal_dev_server,
 )
-from bench.webhook_bench import Catalog, TwoLocalActivitiesWorkflow, noop
+from bench.table import Row, number, rate, ratio
+from bench.webhook_baseline import TwoLocalActivitiesWorkflow, noop
+from bench.webhook_events import Catalog
 from bench.wire import counting_proxy
 from core.config import Settings
 from core.constants import event_workflow_id
@@ -78,7 +80,7 @@ async def lifecycle_events(
     bought = await catalog.buy(workspaces)
     events = await catalog.events_since(seen)
     for _, subscription_id in bought:
-        await catalog.upgrade(subscription_id)
+        await catalog.change_plan(subscription_id, "business")
     return events + await catalog.events_since(seen)
 
 
@@ -209,6 +211,25 @@ async def run(workspaces: int) -> dict[str, Any]:
             "rate_vs_bare": round(cpu["per_s"] / bare["per_s"], 2),
         },
     }
+
+
+def rows(result: dict[str, Any]) -> list[Row]:
+    """The apply rows of the `billing bench` table."""
+    trips = result["sql_round_trips_per_event"]
+    kinds = ", ".join(
+        f"{kind.split('.', 1)[1]} {figures['median']:g}"
+        for kind, figures in trips["by_type"].items()
+    )
+    cpu, bare = result["worker_cpu"], result["bare_two_local_activity_cpu"]
+    return [
+        Row("apply: SQL round trips per event (median by type)",
+            f"mean {trips['mean']:g} ({kinds})"),
+        Row("apply: worker CPU per event, one in-process worker",
+            f"{number(cpu['cpu_ms_per_event'])} ms ({rate(cpu)} drained)",
+            f"bare 2-local-activity workflow {number(bare['cpu_ms_per_event'])} ms "
+            f"({rate(bare)})",
+            ratio(cpu["cpu_ms_per_event"], bare["cpu_ms_per_event"], "CPU")),
+    ]
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    apply_bench,
     checkout_bench,
     emulator_bench,
     entitlements_bench,
@@ -56,6 +57,13 @@ BENCHMARKS = (
         webhook_bench.rows,
         full={"workspaces": 120, "deliveries": 3000, "steady_seconds": 20.0},
         quick={"workspaces": 30, "deliveries": 600, "steady_seconds": 10.0},
+    ),
+    Benchmark(
+        "apply",
+        apply_bench.run,
+        apply_bench.rows,
+        full={"workspaces": 60},
+        quick={"workspaces": 10},
     ),
     Benchmark(
         "checkout",

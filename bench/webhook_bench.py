@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import text
 from temporalio.client import Client
 
+from bench.latency_stages import stages
 from bench.support import (
     RawHttp,
     bench_settings,
@@ -131,9 +132,10 @@ async def wait_completed(database_url: str, ids: list[str], timeout: float) -> d
 
 
 async def steady(api: RawHttp, database_url: str, events: list[dict[str, Any]],
-                 rate: float) -> dict[str, float]:
+                 rate: float, client: Client) -> dict[str, Any]:
     """Deliver one event every 1/rate s; latency = row completed (same transaction as the
-    plan change) minus the moment the delivery was sent."""
+    plan change) minus the moment the delivery was sent, with where that time went
+    (`bench.latency_stages`)."""
     sent: dict[str, float] = {}
 
     async def one(event: dict[str, Any]) -> None:
@@ -163,8 +165,9 @@ async def steady(api: RawHttp, database_url: str, events: list[dict[str, Any]],
     finally:
         await engine.dispose()
     latencies = [float(r.done) - sent[r.id] for r in rows]
-    result = figures(latencies, elapsed)
+    result: dict[str, Any] = dict(figures(latencies, elapsed))
     result["offered_per_s"] = rate
+    result["stages"] = await stages(client, {r.id: (sent[r.id], float(r.done)) for r in rows})
     return result
 
 
@@ -230,7 +233,7 @@ async def run(
                 duplicates = await deliver_shuffled(api, set_a, deliveries, 16, 3)
                 log.info("webhook: duplicates of processed events: %s", duplicates)
                 changes = await steady_events(catalog, seen, round(steady_rate * steady_seconds))
-                event_to_plan = await steady(api, database_url, changes, steady_rate)
+                event_to_plan = await steady(api, database_url, changes, steady_rate, client)
                 log.info("webhook: event -> plan at %s/s: %s", steady_rate, event_to_plan)
             await api.close()
         bare_1 = await bare_processing(client, env_vars, len(handled_a), 1)
@@ -287,6 +290,13 @@ def rows(result: dict[str, Any]) -> list[Row]:
     plan = result["event_to_plan_steady"]
     table.append(Row(f"webhook event → plan, steady {plan['offered_per_s']:g}/s",
                      f"{latency(plan)} ({plan['n']} events)"))
+    parts = plan["stages"]
+    table.append(Row(
+        "webhook event → plan, where the p99 goes",
+        "; ".join(f"{name} p50 {number(parts[key]['p50'])} / p99 {number(parts[key]['p99'])} ms"
+                  for name, key in (("start", "start_ms"), ("queue", "queue_ms"),
+                                    ("process", "process_ms")))
+        + f"; {parts['events_with_extra_tasks']} events with extra workflow tasks"))
     return table
 
 

@@ -25,6 +25,7 @@ WITH_LIMIT = [
     "webhook acks, 50 in flight",
     "webhook processed events, 1 worker",
     "webhook processed events, 2 workers",
+    "apply: worker CPU per event",
     "checkout, new key, sequential",
     "checkout, new key, 10 concurrent",
     "checkout, cached replay, sequential",
@@ -40,6 +41,8 @@ WITH_LIMIT = [
 WITHOUT_LIMIT = [
     "webhook duplicate deliveries, 16 in flight",
     "webhook event → plan, steady 15/s",
+    "webhook event → plan, where the p99 goes",
+    "apply: SQL round trips per event",
     "replay backlog, listed + stored + started",
     "emulator via SDK, list, 16 in flight",
     "emulator via bare HTTP, GET, 50 in flight",
@@ -52,7 +55,7 @@ WITH_PEER = [
     "webhook processed events, 2 workers",
 ]
 NUMBER = re.compile(r"\d[\d,]*(\.\d+)?")
-RATIO = re.compile(r"^\d+\.\d\d \((rate|p50)\)$")
+RATIO = re.compile(r"^\d+\.\d\d \((rate|p50|CPU)\)$")
 
 
 def table_rows(stdout: str) -> dict[str, list[str]]:
@@ -95,5 +98,5 @@ def test_quick_bench_prints_every_measure_with_figures(tmp_path: Path) -> None:
     for start in WITH_PEER:
         assert NUMBER.search(find(rows, start)[3]), start
     results = json.loads(raw.read_text())["results"]
-    assert set(results) == {"webhook", "checkout", "replay", "emulator", "entitlements"}
+    assert set(results) == {"webhook", "apply", "checkout", "replay", "emulator", "entitlements"}
     assert not [name for name, result in results.items() if "error" in result]
