@@ -123,9 +123,13 @@ async def wait_http(url: str, child: subprocess.Popen[bytes]) -> None:
 
 @asynccontextmanager
 async def server_process(
-    args: list[str], ready_path: str | None, env: dict[str, str] | None = None
+    args: list[str],
+    ready_path: str | None,
+    env: dict[str, str] | None = None,
+    started: list[subprocess.Popen[bytes]] | None = None,
 ) -> AsyncIterator[str]:
-    """A child process on a free port (`{port}` in args), stopped by its own pid."""
+    """A child process on a free port (`{port}` in args), stopped by its own pid; appended
+    to `started` when given."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="webhook-bench-", suffix=".log", delete=False)
@@ -135,6 +139,8 @@ async def server_process(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    if started is not None:
+        started.append(child)
     try:
         if ready_path is not None:
             await wait_http(url + ready_path, child)
@@ -153,22 +159,40 @@ async def pollers(client: Client, queue: str) -> set[str]:
     return {poller.identity for poller in described.pollers}
 
 
+class Processes:
+    """Child processes whose CPU time (user + system, from /proc) a benchmark reads."""
+
+    def __init__(self) -> None:
+        self.children: list[subprocess.Popen[bytes]] = []
+
+    def cpu_seconds(self) -> float:
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for child in self.children:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
+
+
 @asynccontextmanager
 async def serving(
     client: Client, queue: str, args: list[str], count: int, env: dict[str, str]
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Processes]:
     """`count` worker processes of `args`, entered once every one of them polls `queue`:
     a rate timed from there leaves out their start-up, however long each one's takes."""
     before = await pollers(client, queue)  # a stopped worker stays listed for a while
+    processes = Processes()
     async with AsyncExitStack() as stack:
         for _ in range(count):
-            await stack.enter_async_context(server_process(args, None, env))
+            await stack.enter_async_context(
+                server_process(args, None, env, started=processes.children)
+            )
         deadline = time.perf_counter() + 60
         while len(await pollers(client, queue) - before) < count:
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"{count} worker(s) did not poll {queue} within 60 s")
             await asyncio.sleep(0.05)
-        yield
+        yield processes
 
 
 @asynccontextmanager

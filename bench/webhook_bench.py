@@ -31,6 +31,7 @@ from temporalio.client import Client
 
 from bench.latency_stages import stages
 from bench.support import (
+    Processes,
     RawHttp,
     bench_settings,
     database,
@@ -73,11 +74,14 @@ def workers(client: Client, queue: str, count: int, env: dict[str, str]) -> Any:
     return serving(client, queue, [sys.executable, str(ROOT / "worker.py")], count, env)
 
 
-async def wait_rate(count: Any, total: int, timeout: float) -> dict[str, float]:
+async def wait_rate(
+    count: Any, total: int, timeout: float, processes: Processes | None = None
+) -> dict[str, float]:
     """Completions/s of what remains of `total` queued items, from now on; `count()` says
-    how many are complete."""
+    how many are complete. With `processes`, their CPU time per completion too."""
     deadline = time.perf_counter() + timeout
     started = time.perf_counter()
+    cpu = processes.cpu_seconds() if processes is not None else 0.0
     first = done = await count()
     if first >= total:
         raise RuntimeError(f"all {total} drained before timing began: queue more")
@@ -87,7 +91,11 @@ async def wait_rate(count: Any, total: int, timeout: float) -> dict[str, float]:
         await asyncio.sleep(0.1)
         done = await count()
     elapsed = time.perf_counter() - started
-    return {"n": total - first, "per_s": round((total - first) / elapsed, 1)}
+    result = {"n": total - first, "per_s": round((total - first) / elapsed, 1)}
+    if processes is not None:
+        spent = processes.cpu_seconds() - cpu
+        result["cpu_ms_per_item"] = round(spent * 1000 / (total - first), 1)
+    return result
 
 
 async def bare_processing(
@@ -105,8 +113,8 @@ async def bare_processing(
         return found.count
 
     args = [sys.executable, "-m", "bench.webhook_baseline", queue]
-    async with serving(client, queue, args, worker_processes, env):
-        result = await wait_rate(count, total, 300)
+    async with serving(client, queue, args, worker_processes, env) as processes:
+        result = await wait_rate(count, total, 300, processes)
     return {**result, "worker_processes": worker_processes}
 
 
@@ -122,13 +130,15 @@ async def completed_count(database_url: str, ids: list[str]) -> int:
         await engine.dispose()
 
 
-async def wait_completed(database_url: str, ids: list[str], timeout: float) -> dict[str, float]:
+async def wait_completed(
+    database_url: str, ids: list[str], timeout: float, processes: Processes | None = None
+) -> dict[str, float]:
     """Processed events/s from now on (the workers already polling)."""
 
     async def count() -> int:
         return await completed_count(database_url, ids)
 
-    return await wait_rate(count, len(ids), timeout)
+    return await wait_rate(count, len(ids), timeout, processes)
 
 
 async def steady(api: RawHttp, database_url: str, events: list[dict[str, Any]],
@@ -215,8 +225,8 @@ async def run(
                      deliveries, len(set_a))
             ack16 = await deliver_shuffled(api, set_a, deliveries, 16, 1)
             log.info("  %s", ack16)
-            async with workers(client, settings.temporal_task_queue, 1, env_vars):
-                processed_1 = await wait_completed(database_url, handled_a, 300)
+            async with workers(client, settings.temporal_task_queue, 1, env_vars) as one:
+                processed_1 = await wait_completed(database_url, handled_a, 300, one)
             log.info("webhook: one worker drained %d queued events: %s",
                      len(handled_a), processed_1)
             log.info("webhook: acks, %d deliveries of %d events, 50 in flight",
@@ -226,8 +236,8 @@ async def run(
             start16 = await bare_starts(client, deliveries // 3, 16)
             start50 = await bare_starts(client, deliveries // 3, 50)
             log.info("webhook: bare start_workflow, c=16 %s, c=50 %s", start16, start50)
-            async with workers(client, settings.temporal_task_queue, 2, env_vars):
-                processed_2 = await wait_completed(database_url, handled_b, 300)
+            async with workers(client, settings.temporal_task_queue, 2, env_vars) as two:
+                processed_2 = await wait_completed(database_url, handled_b, 300, two)
                 log.info("webhook: two workers drained %d queued events: %s",
                          len(handled_b), processed_2)
                 duplicates = await deliver_shuffled(api, set_a, deliveries, 16, 3)
@@ -283,8 +293,10 @@ def rows(result: dict[str, Any]) -> list[Row]:
         bare = result[f"bare_two_local_activity_workflows_{count}"]
         table.append(Row(
             f"webhook processed events, {key.replace('_', ' ')}",
-            f"{rate(ours)} ({ours['n']} events)",
-            f"bare 2-local-activity workflow, {count} worker process{plural}: {rate(bare)}",
+            f"{rate(ours)} ({ours['n']} events; worker CPU "
+            f"{number(ours['cpu_ms_per_item'])} ms each)",
+            f"bare 2-local-activity workflow, {count} worker process{plural}: {rate(bare)} "
+            f"(CPU {number(bare['cpu_ms_per_item'])} ms each)",
             ratio(ours["per_s"], bare["per_s"], "rate"),
             "118–134/s (processed inside the request)"))
     plan = result["event_to_plan_steady"]

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg.rows import namedtuple_row
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
@@ -102,22 +102,6 @@ async def defer(session: AsyncSession, statement: TextClause, params: dict[str, 
         deferred.append((statement, params))
 
 
-async def fetch_pipelined(
-    session: AsyncSession, statement: TextClause, params: dict[str, Any]
-) -> list[Any]:
-    """Run `statement` and return its rows (named tuples) in one round trip even when it
-    opens the transaction: psycopg sends the BEGIN in the same pipeline instead of waiting
-    for its answer first."""
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert isinstance(raw, psycopg.AsyncConnection)
-    compiled = statement.compile(dialect=connection.dialect)
-    async with raw.cursor(row_factory=namedtuple_row) as cursor:
-        async with raw.pipeline():
-            await cursor.execute(str(compiled), compiled.construct_params(params))
-        return await cursor.fetchall()
-
-
 async def _commit_pipelined(
     session: AsyncSession, writes: list[tuple[TextClause, dict[str, Any]]]
 ) -> None:
@@ -127,13 +111,18 @@ async def _commit_pipelined(
     raw = (await connection.get_raw_connection()).driver_connection
     assert isinstance(raw, psycopg.AsyncConnection)
     dialect = connection.dialect
-    async with raw.pipeline(), raw.cursor() as cursor:
-        for statement, params in writes:
-            compiled = statement.compile(dialect=dialect)
-            await cursor.execute(str(compiled), compiled.construct_params(params))
-        # The COMMIT rides the same pipeline, answered at its one Sync; the session's own
-        # commit then finds the connection idle and sends nothing.
-        await cursor.execute("COMMIT")
+    try:
+        async with raw.pipeline(), raw.cursor() as cursor:
+            for statement, params in writes:
+                compiled = statement.compile(dialect=dialect)
+                await cursor.execute(str(compiled), compiled.construct_params(params))
+            # The COMMIT rides the same pipeline, answered at its one Sync; the session's
+            # own commit then finds the connection idle and sends nothing.
+            await cursor.execute("COMMIT")
+    except psycopg.Error as exc:  # the same exception types as any statement's failure
+        raise DBAPIError.instance(
+            None, None, exc, psycopg.Error, hide_parameters=True, dialect=dialect
+        ) from exc
 
 
 @asynccontextmanager

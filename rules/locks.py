@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import BEFORE_COMMIT, defer, fetch_pipelined
+from core.db import BEFORE_COMMIT, defer
 
 # One round trip: the lock first (a volatile subquery is never folded away), then whether
 # the workspace is still there.
@@ -44,10 +44,9 @@ _PLANS = "workspace_plans"
 
 async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
     """Take the workspace's billing lock until the transaction ends; False if the workspace
-    does not exist (it may have been deleted by the main application). One round trip, the
-    transaction's BEGIN included."""
-    [row] = await fetch_pipelined(session, _LOCK, {"w": str(workspace_id), "id": workspace_id})
-    return bool(row.present)
+    does not exist (it may have been deleted by the main application). One round trip."""
+    found = await session.execute(_LOCK, {"w": str(workspace_id), "id": workspace_id})
+    return bool(found.scalar_one())
 
 
 async def lock_workspace_found_by(
@@ -58,8 +57,8 @@ async def lock_workspace_found_by(
     statement = _LOCK_FOUND_BY.get(query)
     if statement is None:
         statement = _LOCK_FOUND_BY[query] = text(_LOCK_FOUND.format(query=query))
-    rows = await fetch_pipelined(session, statement, params)
-    return (rows[0].workspace_id, bool(rows[0].present)) if rows else None
+    row = (await session.execute(statement, params)).first()
+    return None if row is None else (row.workspace_id, bool(row.present))
 
 
 def set_workspace_plan(session: AsyncSession, workspace_id: uuid.UUID, plan: str) -> None:

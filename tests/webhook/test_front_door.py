@@ -187,6 +187,13 @@ async def test_transient_stripe_errors_are_retried_to_completion(
     assert state["plan"] == "pro"
     fired = (await shop.control_get("state"))["api_faults_fired"]
     assert fired == 2
+    # Retries inside one run of an event's workflow are one attempt of that event.
+    attempts = await fetch_all(
+        shop.sessions,
+        "SELECT attempts FROM stripe_webhook_events WHERE id = ANY(:ids) AND status = 'completed'",
+        ids=[e["id"] for e in await shop.events()],
+    )
+    assert attempts and {row.attempts for row in attempts} == {1}
 
 
 async def test_duplicates_of_completed_events_never_touch_temporal(
