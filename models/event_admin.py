@@ -34,7 +34,7 @@ class LedgerEventPublic(BaseModel):
 
     @classmethod
     def from_row(cls, row: Any, now: datetime) -> LedgerEventPublic:
-        """From a ledger row (`ledger.events.unfinished`) as of `now`."""
+        """From a ledger row (`ledger.lookups.unfinished`) as of `now`."""
         return cls(
             id=row.id,
             type=row.type,

@@ -20,6 +20,7 @@ from core.db import create_db_engine, session_factory
 from core.temporal_client import connect_temporal
 from ledger import dispatch as starts
 from ledger import events as ledger
+from ledger import lookups
 from models.event_admin import LedgerEventPublic
 
 LIST_LIMIT = 1000
@@ -59,7 +60,7 @@ async def list_events(
     workspace_id: uuid.UUID | None,
 ) -> list[LedgerEventPublic]:
     async with session_factory(engine)() as session:
-        rows = await ledger.unfinished(
+        rows = await lookups.unfinished(
             session,
             statuses or ledger.UNFINISHED,
             event_type=event_type,

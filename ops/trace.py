@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from core.config import Settings
 from core.temporal_connection import namespace_of
-from ledger import events as ledger
+from ledger import lookups
 from models.trace_payloads import TraceStep, WorkspaceTrace
 from models.vocabulary import LedgerStatus
 
@@ -201,7 +201,7 @@ async def _database_steps(
             last_stripe_event_id=sub.last_stripe_event_id,
         )
     for event in (
-        await ledger.of_workspace(session, workspace_id, objects, customers, MAX_EVENTS)
+        await lookups.of_workspace(session, workspace_id, objects, customers, MAX_EVENTS)
     ):
         error = f"; error: {_short(event.last_error)}" if event.last_error else ""
         took = _seconds(event.received_at, event.processed_at)

@@ -18,7 +18,7 @@ from api.deps import AdminDep, SessionMakerDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.temporal_errors import billing_unavailable
 from ledger import dispatch as starts
-from ledger import events as ledger
+from ledger import lookups
 from models.event_admin import (
     EventRetryPublic,
     LedgerEventList,
@@ -47,7 +47,7 @@ async def list_events(
     statuses = [status] if status else list(UnfinishedStatus)
     async with sessions() as session:
         # One more than asked: says whether the list was cut.
-        rows = await ledger.unfinished(
+        rows = await lookups.unfinished(
             session, statuses, event_type=type, workspace_id=workspace_id, limit=limit + 1
         )
     now = datetime.now(UTC)
