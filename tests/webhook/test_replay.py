@@ -20,16 +20,24 @@ from temporalio.worker import Replayer
 
 from core.constants import event_workflow_id
 from tests.conftest import TEST_DATA_CONVERTER
+from tests.support import plaintext_history_json
 from tests.webhook.conftest import Shop, signed
 from worker import workflow_runner
 from workflows.stripe_event import StripeEventWorkflow
 
 HISTORIES = Path(__file__).parents[1] / "histories"
-COMPLETED = HISTORIES / "stripe_event_subscription_updated.json"
-FAILED = HISTORIES / "stripe_event_failed.json"
+# Runs from before the one-activity patch: claim and apply as two local activities.
+CLAIM_THEN_APPLY = [
+    HISTORIES / "stripe_event_subscription_updated.json",
+    HISTORIES / "stripe_event_failed.json",
+]
+COMPLETED = HISTORIES / "stripe_event_processed.json"
+FAILED = HISTORIES / "stripe_event_process_failed.json"
+
+CODEC = TEST_DATA_CONVERTER.payload_codec
 
 
-@pytest.mark.parametrize("path", [COMPLETED, FAILED], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [*CLAIM_THEN_APPLY, COMPLETED, FAILED], ids=lambda p: p.stem)
 async def test_committed_history_replays(path: Path) -> None:
     replayer = Replayer(
         workflows=[StripeEventWorkflow],
@@ -52,7 +60,7 @@ async def test_record_histories(
     [updated] = [e for e in await shop.events() if e["type"] == "customer.subscription.updated"]
     handle = temporal_env.client.get_workflow_handle(event_workflow_id(updated["id"]))
     await handle.result()
-    COMPLETED.write_text((await handle.fetch_history()).to_json())
+    COMPLETED.write_text(await plaintext_history_json(handle, CODEC))
 
     missing_id = f"evt_record_{uuid.uuid4().hex[:12]}"
     missing: dict[str, Any] = {
@@ -67,4 +75,4 @@ async def test_record_histories(
     handle = temporal_env.client.get_workflow_handle(event_workflow_id(missing_id))
     with pytest.raises(WorkflowFailureError):
         await handle.result()
-    FAILED.write_text((await handle.fetch_history()).to_json())
+    FAILED.write_text(await plaintext_history_json(handle, CODEC))
