@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.after_ack import AfterAck
 from api.dev_tools import install_dev_tools
 from api.docs import install_offline_docs
 from api.errors import install_error_handlers
@@ -65,9 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Lazy: the API starts (and answers 503) even while Temporal is still coming up.
         app.state.temporal = await connect_temporal(app_settings, lazy=True, retry=API_RETRY)
         app.state.started_events = RecentlyStarted()
+        app.state.after_ack = AfterAck()
         try:
             yield
         finally:
+            await app.state.after_ack.drain(timeout=5.0)
             await engine.dispose()
             await webhook_engine.dispose()
 

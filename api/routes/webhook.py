@@ -1,8 +1,8 @@
 """`POST /api/v1/stripe/webhook`: verify, store in the ledger, start the event's workflow.
 
 The route never waits for processing, nor for Temporal: it answers 200 once the event's row
-is committed in the ledger (the dedupe of record), and starts the event's workflow right
-after the answer; the worker's dispatcher (`ledger/dispatcher.py`) starts any row that start
+is committed in the ledger (the dedupe of record), and starts the event's workflow in a task
+of its own beside the answer (`api.after_ack`); the worker's dispatcher (`ledger/dispatcher.py`) starts any row that start
 missed — Temporal down, the API killed — within seconds. 503 only when the row could not be
 stored, so Stripe retries.
 Duplicates of completed or ignored events are answered from PostgreSQL alone. What Stripe
@@ -18,8 +18,8 @@ from typing import Any
 import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
 
+from api.after_ack import AfterAck
 from api.bodies import decode_json
 from api.db import within_deadline
 from api.errors import ApiError
@@ -106,7 +106,8 @@ def count_api_version(event: dict[str, Any], configured: str) -> None:
 async def start_event_workflow(
     request: Request, settings: Settings, event_id: str, event_type: str, status: str
 ) -> None:
-    """Start the event's workflow, after the answer was sent. Nothing here reaches Stripe: a
+    """Start the event's workflow, after the answer was sent (`api.after_ack`: the request's
+    connection is free meanwhile). Nothing here reaches Stripe: a
     start Temporal refuses is recorded on the row (an attempt, then `dead`), and one lost to
     an outage leaves the row pending for the worker's dispatcher, which starts it within
     seconds of Temporal answering again (the replay sweep stays the last net)."""
@@ -162,11 +163,10 @@ async def stripe_webhook(request: Request) -> JSONResponse:
         logger.warning("event %s (%s) names no valid object; ignored", event["id"], event_type)
     started: RecentlyStarted = request.app.state.started_events
     answer = JSONResponse({"received": True, "duplicate": not inserted})
-    # Durable now: Stripe gets its 200 at once, and the start follows the answer. A
+    # Durable now: Stripe gets its 200 at once, and the start runs beside the answer. A
     # redelivery of an event this process started is already in Temporal's hands; a failed
     # one is always started again so that it re-runs.
     if status not in ledger.FINAL_STATUSES and (status == "failed" or event["id"] not in started):
-        answer.background = BackgroundTask(
-            start_event_workflow, request, settings, event["id"], event_type, status
-        )
+        after_ack: AfterAck = request.app.state.after_ack
+        after_ack.spawn(start_event_workflow(request, settings, event["id"], event_type, status))
     return answer
