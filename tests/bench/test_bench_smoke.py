@@ -41,7 +41,7 @@ WITH_LIMIT = [
 WITHOUT_LIMIT = [
     "webhook duplicate deliveries, 16 in flight",
     "webhook event → plan, steady 15/s",
-    "webhook event → plan, where the p99 goes",
+    "webhook event → plan, at half the 2-worker rate",
     "apply: SQL round trips per event",
     "replay backlog, listed + stored + started",
     "emulator via SDK, list, 16 in flight",
