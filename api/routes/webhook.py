@@ -2,9 +2,9 @@
 
 The route never waits for processing, nor for Temporal: it answers 200 once the event's row
 is committed in the ledger (the dedupe of record), and starts the event's workflow in a task
-of its own beside the answer (`api.after_ack`); the worker's dispatcher (`ledger/dispatcher.py`) starts any row that start
-missed — Temporal down, the API killed — within seconds. 503 only when the row could not be
-stored, so Stripe retries.
+of its own beside the answer (`api.after_ack`); the worker's dispatcher
+(`ledger/dispatcher.py`) starts any row that start missed — Temporal down, the API killed —
+within seconds. 503 only when the row could not be stored, so Stripe retries.
 Duplicates of completed or ignored events are answered from PostgreSQL alone. What Stripe
 never sends (an id or type not of its shape) is refused before anything is stored; a handled
 event whose object id is absurd is stored `ignored` (`invalid_object`) and answered 200.
