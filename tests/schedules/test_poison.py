@@ -151,7 +151,12 @@ async def test_poison_events_never_fail_a_replay_run(
             body, headers = signed(unstartable)
             response = await http.post("/api/v1/stripe/webhook", content=body, headers=headers)
             assert response.json() == {"received": True, "duplicate": False}
-        refused = (await ledger_rows(store.sessions, [unstartable["id"]]))[unstartable["id"]]
+        # The start runs beside the answer: its refusal lands on the row moments later.
+        found = await eventually(
+            lambda: ledger_rows(store.sessions, [unstartable["id"]]),
+            lambda rows: rows[unstartable["id"]].status != "pending",
+        )
+        refused = found[unstartable["id"]]
         assert (refused.status, refused.attempts) == ("failed", 1)
         assert "INVALID_ARGUMENT" in refused.last_error
 

@@ -271,7 +271,9 @@ async def test_redelivery_of_a_started_event_skips_temporal_unless_it_failed(
             first = await client.post(WEBHOOK, content=body, headers=headers)
             assert first.json() == {"received": True, "duplicate": False}
             handle = temporal_env.client.get_workflow_handle(event_workflow_id(event["id"]))
-            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            # The start runs beside the answer: the workflow appears moments later.
+            described = await eventually(lambda: _describe(handle), lambda d: d is not None)
+            assert described.status == WorkflowExecutionStatus.RUNNING
 
             # From now on any Temporal call of this API fails: a redelivery must not make one.
             app.state.temporal = await Client.connect(
@@ -292,9 +294,16 @@ async def test_redelivery_of_a_started_event_skips_temporal_unless_it_failed(
                 )
             failed = await client.post(WEBHOOK, content=body, headers=headers)
             assert failed.status_code == 200
-            row = await ledger_row(shop, event["id"])
-            assert row.status == "failed" and row.last_error
+            row = await eventually(lambda: ledger_row(shop, event["id"]), lambda r: r.last_error)
+            assert row.status == "failed"
             await handle.terminate()
+
+
+async def _describe(handle: Any) -> Any:
+    try:
+        return await handle.describe()
+    except RPCError:
+        return None
 
 
 def test_recently_started_forgets_after_ttl_and_capacity() -> None:
