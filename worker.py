@@ -41,12 +41,9 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def worker_pool_size(settings: Settings) -> int:
-    """Connections for every task the worker may run at once, and the dispatcher's."""
-    return settings.worker_concurrency + _activity_slots(settings) + 2
-
-
-def _activity_slots(settings: Settings) -> int:
-    return max(1, settings.worker_concurrency // 2)
+    """A connection for every local activity the worker may run at once, and room for the
+    short transactions of regular activities (batches, notices) and the dispatcher."""
+    return settings.worker_concurrency + 12
 
 
 def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Worker:
@@ -58,7 +55,6 @@ def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Work
         workflow_runner=workflow_runner(),
         max_concurrent_workflow_tasks=settings.worker_concurrency,
         max_concurrent_local_activities=settings.worker_concurrency,
-        max_concurrent_activities=_activity_slots(settings),
         # Every activity wakes the notice drainers of the entitlement versions it committed.
         interceptors=[ScheduledRunMetrics(), NoticeWakeInterceptor(settings)],
         graceful_shutdown_timeout=timedelta(seconds=20),

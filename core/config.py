@@ -143,10 +143,10 @@ class Settings(BaseSettings):
     entitlement_rederive_pause_seconds: float = Field(default=1.0, ge=0)
 
     # A worker takes at most this many workflow tasks and local activities at once (event
-    # workflows apply inside a local activity, one database connection each), and half as
-    # many regular activities; its database pool holds them all. Beyond that, work waits in
-    # Temporal's task queue rather than in the worker, where it would outlive its task
-    # timeout while waiting for a connection.
+    # workflows apply inside a local activity, one database connection each); its database
+    # pool holds them all. Beyond that, work waits in Temporal's task queue rather than in
+    # the worker, where it would share the CPU and wait for a connection. Regular activities
+    # (batches, entitlement notices: mostly HTTP) keep the SDK's own limit.
     worker_concurrency: int = Field(default=10, ge=1)
 
     # Operations.
