@@ -143,6 +143,5 @@ async def transaction(
             writes = session.info.pop(_DEFERRED)
             if writes:
                 await _commit_pipelined(session, writes)
-        session.info.pop(_DEFERRED, None)
         for after in session.info.pop(AFTER_COMMIT, []):
             await after()

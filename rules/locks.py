@@ -22,19 +22,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db import BEFORE_COMMIT, defer
 
-# One round trip: the lock first (a volatile subquery is never folded away), then whether
-# the workspace is still there.
-_LOCK = text(
-    "SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = :id) AS present FROM "
-    "(SELECT pg_advisory_xact_lock(hashtextextended('billing-workspace:' || :w, 0))) AS locked"
-)
-# The workspace a query of our rows finds, locked in the same statement (the key is the one
-# `lock_workspace` takes: `uuid::text` spells a UUID as Python's `str` does).
+# The workspace a query of our rows finds, locked, and whether it is still there — one
+# statement, one round trip. The lock is taken before the existence is read (a volatile
+# lateral subquery is never folded away); its key spells the UUID as Python's `str` does.
 _LOCK_FOUND = (
     "SELECT o.workspace_id, EXISTS (SELECT 1 FROM workspaces w WHERE w.id = o.workspace_id) "
     "AS present FROM ({query}) AS o CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock("
     "hashtextextended('billing-workspace:' || o.workspace_id::text, 0))) AS locked"
 )
+# `lock_workspace`: the workspace is the one given.
+_GIVEN = "SELECT CAST(:id AS uuid) AS workspace_id"
 _LOCK_FOUND_BY: dict[str, TextClause] = {}
 _SET_PLAN = text(
     "UPDATE workspaces SET plan = :plan WHERE id = :w AND plan IS DISTINCT FROM :plan"
@@ -45,14 +42,14 @@ _PLANS = "workspace_plans"
 async def lock_workspace(session: AsyncSession, workspace_id: uuid.UUID) -> bool:
     """Take the workspace's billing lock until the transaction ends; False if the workspace
     does not exist (it may have been deleted by the main application). One round trip."""
-    found = await session.execute(_LOCK, {"w": str(workspace_id), "id": workspace_id})
-    return bool(found.scalar_one())
+    found = await lock_workspace_found_by(session, _GIVEN, {"id": workspace_id})
+    return found is not None and found[1]
 
 
 async def lock_workspace_found_by(
     session: AsyncSession, query: str, params: dict[str, Any]
 ) -> tuple[uuid.UUID, bool] | None:
-    """`lock_workspace` for the workspace `query` (one `workspace_id` row at most) finds in
+    """The billing lock of the workspace `query` (one `workspace_id` row at most) finds in
     our rows, in the same round trip: (workspace, still there), or None when it finds none."""
     statement = _LOCK_FOUND_BY.get(query)
     if statement is None:
